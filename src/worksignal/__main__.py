@@ -1,0 +1,3 @@
+from worksignal.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Labels for every conversation: work vs non-work, topic, intent."""

@@ -1,0 +1,68 @@
+"""One registry of settings: it drives CLI defaults and help, the docs, and validation."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from worksignal.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A named, documented knob with an environment variable and a validated default."""
+
+    name: str
+    default: Any
+    help: str
+    minimum: int | None = None
+
+    @property
+    def env(self) -> str:
+        return "WORKSIGNAL_" + self.name.upper()
+
+    def resolve(self, value: Any = None) -> Any:
+        """Explicit value, else the environment variable, else the default; validated."""
+        if value is None:
+            raw = os.environ.get(self.env)
+            value = self.default if raw is None else type(self.default)(raw)
+        if self.minimum is not None and value < self.minimum:
+            raise UsageError(
+                f"{self.name} must be at least {self.minimum} (got {value}); "
+                f"pass a larger value or unset {self.env}."
+            )
+        return value
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in [
+        Setting("store", "worksignal.duckdb", "DuckDB file that holds the canonical tables."),
+        Setting(
+            "key_file",
+            str(Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "worksignal" / "key"),
+            "File holding the pseudonymisation key (outside the store); created on first use. "
+            "WORKSIGNAL_KEY, if set, is used instead.",
+        ),
+        Setting("batch_size", 20_000, "Conversations per Arrow batch; bounds peak memory.", minimum=1),
+        Setting(
+            "max_record_bytes",
+            16 * 1024 * 1024,
+            "Largest single record (line or array item) read; larger ones are quarantined.",
+            minimum=1024,
+        ),
+        Setting(
+            "min_group_size",
+            10,
+            "Fewest distinct people a team row must cover to be shown in a report.",
+            minimum=5,
+        ),
+    ]
+}
+
+
+def setting(name: str, value: Any = None) -> Any:
+    """Resolve one setting by name."""
+    return SETTINGS[name].resolve(value)

@@ -1,0 +1,209 @@
+"""Stage composition and the local runner: files to canonical batches to the store.
+
+A stage is a callable from an Arrow RecordBatch to an Arrow RecordBatch. The runner owns
+the side effects (reading files, writing the store); stages stay pure so that another
+runner (Ray Data's map_batches) can run the same ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from worksignal.classify.rules import RuleClassifier
+from worksignal.config import setting
+from worksignal.errors import NothingReadError, UsageError
+from worksignal.ingest import Adapter, Quarantined, Source, detect, make_adapter
+from worksignal.privacy.pseudonym import Pseudonymiser, load_key
+from worksignal.schema import NORMALISED_FIELDS, PERSON, RAW_CONVERSATION
+from worksignal.store import Store, WriteCounts
+
+Stage = Callable[[pa.RecordBatch], pa.RecordBatch]
+Progress = Callable[[int], None]
+USER_TEXT_CHARS = 8000
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def normalise(records: list[dict[str, Any]]) -> pa.RecordBatch:
+    """Adapter records to the canonical Arrow batch with ids, content hashes and turn counts."""
+    ids, hashes, n_messages, n_user, user_text = [], [], [], [], []
+    for r in records:
+        messages = r["messages"]
+        started = r["started_at"].isoformat() if r["started_at"] is not None else None
+        body = orjson.dumps(
+            [r["team"], r["tool"], r["model"], started, r["tokens_in"], r["tokens_out"], r["cost"], messages]
+        )
+        hashes.append(_digest(body))
+        if r["source_id"] is not None:
+            ids.append(_digest(f"{r['source_format']}\x00{r['source_id']}".encode()))
+        else:
+            # No id in the source: the identity, start time and opening turns name the
+            # conversation, so a later copy with more turns updates it in place.
+            opening = orjson.dumps([r["identity"], started, messages[:2]])
+            ids.append(_digest(r["source_format"].encode() + b"\x00" + opening))
+        n_messages.append(len(messages))
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        n_user.append(len(users))
+        user_text.append("\n".join(users)[:USER_TEXT_CHARS])
+    batch = pa.RecordBatch.from_pylist(records, schema=RAW_CONVERSATION)
+    for (name, dtype), values in zip(NORMALISED_FIELDS, (ids, hashes, n_messages, n_user, user_text), strict=True):
+        batch = batch.append_column(name, pa.array(values, dtype))
+    return batch
+
+
+def normalise_people(records: list[dict[str, Any]]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist(records, schema=PERSON)
+
+
+def run_stages(batch: pa.RecordBatch, stages: Sequence[Stage]) -> pa.RecordBatch:
+    for stage in stages:
+        batch = stage(batch)
+    return batch
+
+
+@dataclass
+class IngestReport(WriteCounts):
+    """Counts for a whole ingest run, plus per-file detail."""
+
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ingested": self.ingested,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "quarantined": self.quarantined,
+            "skipped": self.skipped,
+            "quarantine_reasons": dict(sorted(self.reasons.items())),
+            "files": self.files,
+        }
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and files under folders named (sorted, hidden ones left out)."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise UsageError(f"no such file or folder: {path}. Check the path and try again.")
+    return out
+
+
+def _batches(outputs: Iterator[Any], size: int) -> Iterator[tuple[list[dict[str, Any]], list[Quarantined]]]:
+    records: list[dict[str, Any]] = []
+    quarantined: list[Quarantined] = []
+    for output in outputs:
+        if isinstance(output, Quarantined):
+            quarantined.append(output)
+        else:
+            records.append(output)
+        if len(records) >= size or len(quarantined) >= size:
+            yield records, quarantined
+            records, quarantined = [], []
+    if records or quarantined:
+        yield records, quarantined
+
+
+class LocalRunner:
+    """Streams each file through the stages in bounded batches, one transaction per batch."""
+
+    def __init__(self, store: Store, stages: Sequence[Stage], person_stages: Sequence[Stage],
+                 batch_size: int, max_record_bytes: int) -> None:
+        self.store = store
+        self.stages = stages
+        self.person_stages = person_stages
+        self.batch_size = batch_size
+        self.max_record_bytes = max_record_bytes
+
+    def run_file(self, source: Source, adapter: Adapter, progress: Progress | None = None) -> WriteCounts:
+        counts = WriteCounts()
+        outputs = adapter.read(source, self.max_record_bytes)
+        for records, quarantined in _batches(outputs, self.batch_size):
+            if adapter.kind == "people":
+                batch = run_stages(normalise_people(records), self.person_stages)
+                counts.add(self.store.write_people(batch, quarantined))
+            else:
+                batch = run_stages(normalise(records), self.stages)
+                counts.add(self.store.write_conversations(batch, quarantined))
+            if progress is not None:
+                progress(source.position())
+        counts.skipped += getattr(adapter, "skipped", 0)
+        return counts
+
+
+def ingest(
+    paths: Iterable[str | Path],
+    store: Store,
+    *,
+    format: str | None = None,
+    mapping: dict[str, str] | None = None,
+    identity: str | None = None,
+    key: bytes | None = None,
+    batch_size: int | None = None,
+    on_file: Callable[[Path, int], Progress] | None = None,
+) -> IngestReport:
+    """Read every file into the store; raise NothingReadError if no record could be read."""
+    files = expand_paths(paths)
+    if not files:
+        raise UsageError("no input files given; pass one or more files or folders.")
+    pseudonymise = Pseudonymiser(key if key is not None else load_key())
+    runner = LocalRunner(
+        store,
+        stages=[pseudonymise, RuleClassifier()],
+        person_stages=[pseudonymise],
+        batch_size=setting("batch_size", batch_size),
+        max_record_bytes=setting("max_record_bytes"),
+    )
+    report = IngestReport()
+    run_id = uuid.uuid4().hex
+    store.start_run(run_id, [str(f) for f in files])
+    status = "failed"
+    try:
+        for path in files:
+            source = Source(path)
+            adapter = make_adapter(format, mapping=mapping, identity=identity) if format else detect(
+                source, mapping=mapping, identity=identity)
+            progress = on_file(path, source.size) if on_file else None
+            if adapter is None:
+                q = Quarantined(source.name, f"{source.name}:1", "unknown_format",
+                                "no adapter recognised this file; pass --format", "")
+                counts = store.write_conversations(pa.RecordBatch.from_pylist([], schema=RAW_CONVERSATION), [q])
+                name = None
+            else:
+                counts = runner.run_file(source, adapter, progress)
+                name = adapter.name
+            if progress is not None:
+                progress(source.size)
+            report.add(counts)
+            report.files.append({"path": str(path), "format": name, "ingested": counts.ingested,
+                                 "updated": counts.updated, "unchanged": counts.unchanged,
+                                 "quarantined": counts.quarantined, "skipped": counts.skipped})
+        status = "done"
+    finally:
+        store.finish_run(run_id, report, status)
+    if report.ingested + report.updated + report.unchanged == 0:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.reasons.items())) or "no records found"
+        error = NothingReadError(
+            f"nothing could be read from {len(files)} file(s): {reasons}. "
+            "See `worksignal quarantine` for each record, or pass --format if detection was wrong."
+        )
+        error.report = report  # type: ignore[attr-defined]
+        raise error
+    return report
