@@ -48,6 +48,12 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("batch_size", 20_000, "Conversations per Arrow batch; bounds peak memory.", minimum=1),
         Setting(
+            "workers",
+            os.cpu_count() or 1,
+            "Processes that parse large line-based files in parallel (1 turns it off).",
+            minimum=1,
+        ),
+        Setting(
             "max_record_bytes",
             16 * 1024 * 1024,
             "Largest single record (line or array item) read; larger ones are quarantined.",

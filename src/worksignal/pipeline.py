@@ -8,8 +8,11 @@ runner (Ray Data's map_batches) can run the same ones.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from worksignal.classify.rules import RuleClassifier
 from worksignal.config import setting
 from worksignal.errors import NothingReadError, UsageError
 from worksignal.ingest import Adapter, Quarantined, Source, detect, make_adapter
+from worksignal.ingest.base import JsonLinesAdapter
+from worksignal.ingest.source import Line, TruncatedInput
 from worksignal.privacy.pseudonym import Pseudonymiser, load_key
 from worksignal.schema import NORMALISED_FIELDS, PERSON, RAW_CONVERSATION
 from worksignal.store import Store, WriteCounts
@@ -28,6 +33,7 @@ from worksignal.store import Store, WriteCounts
 Stage = Callable[[pa.RecordBatch], pa.RecordBatch]
 Progress = Callable[[int], None]
 USER_TEXT_CHARS = 8000
+PARALLEL_MIN_BYTES = 32 << 20  # below this, starting worker processes costs more than it saves
 
 
 def _digest(data: bytes) -> str:
@@ -63,6 +69,17 @@ def normalise(records: list[dict[str, Any]]) -> pa.RecordBatch:
 
 def normalise_people(records: list[dict[str, Any]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(records, schema=PERSON)
+
+
+def _parse_block(adapter: JsonLinesAdapter, source_name: str, lines: list[Line],
+                 max_record_bytes: int) -> tuple[pa.RecordBatch, list[Quarantined]]:
+    """Worker-process side of the parallel runner: lines to a normalised batch."""
+    records: list[dict[str, Any]] = []
+    quarantined: list[Quarantined] = []
+    for line in lines:
+        for output in adapter.parse_line(source_name, line, max_record_bytes):
+            (quarantined if isinstance(output, Quarantined) else records).append(output)  # type: ignore[arg-type]
+    return normalise(records), quarantined
 
 
 def run_stages(batch: pa.RecordBatch, stages: Sequence[Stage]) -> pa.RecordBatch:
@@ -125,7 +142,8 @@ class LocalRunner:
     """Streams each file through the stages in bounded batches, one transaction per batch."""
 
     def __init__(self, store: Store, stages: Sequence[Stage], person_stages: Sequence[Stage],
-                 batch_size: int, max_record_bytes: int) -> None:
+                 batch_size: int, max_record_bytes: int, workers: int = 1) -> None:
+        self.workers = workers
         self.store = store
         self.stages = stages
         self.person_stages = person_stages
@@ -133,19 +151,72 @@ class LocalRunner:
         self.max_record_bytes = max_record_bytes
 
     def run_file(self, source: Source, adapter: Adapter, progress: Progress | None = None) -> WriteCounts:
+        """Parse batch k+1 while batch k runs through the stages and into the store.
+
+        DuckDB and Arrow compute release the GIL, so the two overlap; large line-based
+        files are also parsed by a pool of processes. At most a few batches are alive at
+        once, which bounds memory.
+        """
         counts = WriteCounts()
-        outputs = adapter.read(source, self.max_record_bytes)
-        for records, quarantined in _batches(outputs, self.batch_size):
-            if adapter.kind == "people":
-                batch = run_stages(normalise_people(records), self.person_stages)
-                counts.add(self.store.write_people(batch, quarantined))
-            else:
-                batch = run_stages(normalise(records), self.stages)
-                counts.add(self.store.write_conversations(batch, quarantined))
-            if progress is not None:
-                progress(source.position())
+        write = self._write_people if adapter.kind == "people" else self._write_conversations
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="worksignal-store") as downstream:
+            pending: Future[WriteCounts] | None = None
+            for batch, quarantined in self._parsed_batches(source, adapter):
+                if pending is not None:
+                    counts.add(pending.result())
+                pending = downstream.submit(write, batch, quarantined)
+                if progress is not None:
+                    progress(source.position())
+            if pending is not None:
+                counts.add(pending.result())
         counts.skipped += getattr(adapter, "skipped", 0)
         return counts
+
+    def _parsed_batches(self, source: Source, adapter: Adapter) -> Iterator[tuple[pa.RecordBatch, list[Quarantined]]]:
+        parallel = (
+            self.workers > 1
+            and isinstance(adapter, JsonLinesAdapter)
+            and type(adapter).read is JsonLinesAdapter.read
+            and source.size >= PARALLEL_MIN_BYTES
+        )
+        if parallel:
+            yield from self._parallel_batches(source, adapter)  # type: ignore[arg-type]
+            return
+        build = normalise_people if adapter.kind == "people" else normalise
+        for records, quarantined in _batches(adapter.read(source, self.max_record_bytes), self.batch_size):
+            yield build(records), quarantined
+
+    def _parallel_batches(self, source: Source, adapter: JsonLinesAdapter) -> Iterator[tuple[pa.RecordBatch, list[Quarantined]]]:
+        """Blocks of lines parsed in worker processes, results taken back in file order."""
+        context = multiprocessing.get_context("spawn")  # never fork a process that holds DuckDB threads
+        with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+            in_flight: deque[Future[tuple[pa.RecordBatch, list[Quarantined]]]] = deque()
+            truncated: list[Quarantined] = []
+            try:
+                block: list[Line] = []
+                for line in source.lines(self.max_record_bytes):
+                    block.append(line)
+                    if len(block) >= self.batch_size:
+                        in_flight.append(pool.submit(_parse_block, adapter, source.name, block, self.max_record_bytes))
+                        block = []
+                        if len(in_flight) > self.workers:
+                            yield in_flight.popleft().result()
+                if block:
+                    in_flight.append(pool.submit(_parse_block, adapter, source.name, block, self.max_record_bytes))
+            except TruncatedInput as exc:
+                if block:
+                    in_flight.append(pool.submit(_parse_block, adapter, source.name, block, self.max_record_bytes))
+                truncated.append(Quarantined(source.name, f"{source.name}:end", "truncated_input", str(exc), ""))
+            while in_flight:
+                yield in_flight.popleft().result()
+            if truncated:
+                yield normalise([]), truncated
+
+    def _write_conversations(self, batch: pa.RecordBatch, quarantined: list[Quarantined]) -> WriteCounts:
+        return self.store.write_conversations(run_stages(batch, self.stages), quarantined)
+
+    def _write_people(self, batch: pa.RecordBatch, quarantined: list[Quarantined]) -> WriteCounts:
+        return self.store.write_people(run_stages(batch, self.person_stages), quarantined)
 
 
 def ingest(
@@ -170,6 +241,7 @@ def ingest(
         person_stages=[pseudonymise],
         batch_size=setting("batch_size", batch_size),
         max_record_bytes=setting("max_record_bytes"),
+        workers=setting("workers"),
     )
     report = IngestReport()
     run_id = uuid.uuid4().hex

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import ijson
 import orjson
 
-from worksignal.ingest.source import Source, TruncatedInput
+from worksignal.ingest.source import Line, Source, TruncatedInput
 
 EXCERPT_CHARS = 200
 _EMAIL = re.compile(rb"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -52,6 +52,12 @@ def redacted_excerpt(data: bytes | str) -> str:
     return raw.decode("utf-8", "replace")[:EXCERPT_CHARS]
 
 
+def quarantined(source_name: str, location: str, error: RecordError, raw: Any) -> Quarantined:
+    """The quarantine entry for a record that raised `error`, with a redacted excerpt."""
+    data = raw if isinstance(raw, bytes | str) else orjson.dumps(raw, default=str)
+    return Quarantined(source_name, location, error.reason, error.detail, redacted_excerpt(data))
+
+
 Record = dict[str, Any]
 Output = Record | Quarantined
 
@@ -71,40 +77,38 @@ class Adapter:
         raise NotImplementedError
 
     def _quarantine(self, source: Source, location: str, error: RecordError, raw: Any) -> Quarantined:
-        data = raw if isinstance(raw, bytes | str) else orjson.dumps(raw, default=str)
-        return Quarantined(source.name, location, error.reason, error.detail, redacted_excerpt(data))
+        return quarantined(source.name, location, error, raw)
 
 
 class JsonLinesAdapter(Adapter):
     """One JSON object per line; subclasses write `parse(obj, location)`."""
 
-    def parse(self, obj: dict[str, Any], location: str) -> list[Record] | Record:
+    def parse(self, obj: dict[str, Any], location: str) -> list[Output] | Record:
         raise NotImplementedError
 
     def read(self, source: Source, max_record_bytes: int) -> Iterator[Output]:
         try:
             for line in source.lines(max_record_bytes):
-                location = f"{source.name}:{line.number}"
-                if line.data is None:
-                    err = RecordError("record_too_large", f"{line.size} bytes > {max_record_bytes}")
-                    yield self._quarantine(source, location, err, b"")
-                    continue
-                if not line.data.strip():
-                    continue
-                try:
-                    obj = decode_json(line.data)
-                    if not isinstance(obj, dict):
-                        raise RecordError("not_an_object", f"line holds a JSON {type(obj).__name__}")
-                    parsed = self.parse(obj, location)
-                except RecordError as err:
-                    yield self._quarantine(source, location, err, line.data)
-                    continue
-                if isinstance(parsed, list):
-                    yield from parsed
-                else:
-                    yield parsed
+                yield from self.parse_line(source.name, line, max_record_bytes)
         except TruncatedInput as exc:
             yield Quarantined(source.name, f"{source.name}:end", "truncated_input", str(exc), "")
+
+    def parse_line(self, source_name: str, line: Line, max_record_bytes: int) -> list[Output]:
+        """One physical line to its outputs; pure, so runners may call it in other processes."""
+        location = f"{source_name}:{line.number}"
+        if line.data is None:
+            err = RecordError("record_too_large", f"{line.size} bytes > {max_record_bytes}")
+            return [quarantined(source_name, location, err, b"")]
+        if not line.data.strip():
+            return []
+        try:
+            obj = decode_json(line.data)
+            if not isinstance(obj, dict):
+                raise RecordError("not_an_object", f"line holds a JSON {type(obj).__name__}")
+            parsed = self.parse(obj, location)
+        except RecordError as err:
+            return [quarantined(source_name, location, err, line.data)]
+        return list(parsed) if isinstance(parsed, list) else [parsed]
 
 
 class JsonArrayAdapter(Adapter):
