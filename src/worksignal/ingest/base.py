@@ -24,6 +24,11 @@ _EMAIL = re.compile(rb"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _LONG_DIGITS = re.compile(rb"\d{6,}")
 
 
+#: What a parser raises when a record has a shape nobody planned for: quarantined as
+#: `unexpected_shape`, never fatal. RecordError is the planned path with its own reasons.
+SHAPE_ERRORS = (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError)
+
+
 class RecordError(Exception):
     """A record that cannot be stored; `reason` is a stable code for the quarantine table."""
 
@@ -50,6 +55,10 @@ def redacted_excerpt(data: bytes | str) -> str:
     raw = _EMAIL.sub(b"<email>", raw[: EXCERPT_CHARS * 4])
     raw = _LONG_DIGITS.sub(b"<number>", raw)
     return raw.decode("utf-8", "replace")[:EXCERPT_CHARS]
+
+
+def unexpected(exc: BaseException) -> RecordError:
+    return RecordError("unexpected_shape", f"{type(exc).__name__}: {exc}"[:300])
 
 
 def quarantined(source_name: str, location: str, error: RecordError, raw: Any) -> Quarantined:
@@ -108,6 +117,8 @@ class JsonLinesAdapter(Adapter):
             parsed = self.parse(obj, location)
         except RecordError as err:
             return [quarantined(source_name, location, err, line.data)]
+        except SHAPE_ERRORS as exc:
+            return [quarantined(source_name, location, unexpected(exc), line.data)]
         return list(parsed) if isinstance(parsed, list) else [parsed]
 
 
@@ -132,6 +143,8 @@ class JsonArrayAdapter(Adapter):
                         yield self.parse(item, location)
                     except RecordError as err:
                         yield self._quarantine(source, location, err, item)
+                    except SHAPE_ERRORS as exc:
+                        yield self._quarantine(source, location, unexpected(exc), item)
         except (ijson.JSONError, UnicodeDecodeError, TruncatedInput, EOFError, OSError, StopIteration) as exc:
             location = f"{source.name}:item[{index + 1}]"
             reason = "invalid_json" if not isinstance(exc, UnicodeDecodeError) else "invalid_encoding"

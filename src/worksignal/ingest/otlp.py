@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from worksignal.ingest.base import (
+    SHAPE_ERRORS,
     Adapter,
     Output,
     Quarantined,
@@ -28,6 +29,7 @@ from worksignal.ingest.base import (
     decode_json,
     parse_timestamp,
     role_of,
+    unexpected,
 )
 from worksignal.ingest.source import Source, TruncatedInput
 
@@ -214,9 +216,14 @@ class Otlp(Adapter):
                 request = decode_json(data)
                 if not isinstance(request, dict) or not isinstance(request.get("resourceSpans"), list):
                     raise RecordError("missing_field", "no 'resourceSpans' list")
-                yield from self._conversations(request, location)
+                conversations = list(self._conversations(request, location))
             except RecordError as err:
                 yield self._quarantine(source, location, err, data)
+                continue
+            except SHAPE_ERRORS as exc:
+                yield self._quarantine(source, location, unexpected(exc), data)
+                continue
+            yield from conversations
 
     def _conversations(self, request: dict[str, Any], location: str) -> Iterator[Output]:
         groups: dict[str, list[tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]]] = {}

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from worksignal.errors import UsageError
 from worksignal.ingest.base import (
+    SHAPE_ERRORS,
     Adapter,
     Output,
     Quarantined,
@@ -22,6 +23,7 @@ from worksignal.ingest.base import (
     conversation,
     parse_timestamp,
     redacted_excerpt,
+    unexpected,
 )
 from worksignal.ingest.openai_jsonl import parse_messages
 from worksignal.ingest.source import PARQUET_MAGIC, Source
@@ -84,7 +86,8 @@ class CsvRows(Adapter):
                         if None in row:
                             raise RecordError("invalid_csv", "row has more fields than the header")
                         yield self.parse(row, location)
-                    except RecordError as err:
+                    except (RecordError, *SHAPE_ERRORS) as exc:
+                        err = exc if isinstance(exc, RecordError) else unexpected(exc)
                         excerpt = ",".join(str(v) for v in row.values() if v is not None)
                         excerpt = excerpt.encode("utf-8", "replace").decode()
                         yield Quarantined(source.name, location, err.reason, err.detail, redacted_excerpt(excerpt))
@@ -132,7 +135,8 @@ class Table(CsvRows):
                     location = f"{source.name}:row {row_number}"
                     try:
                         yield self.parse(row, location)
-                    except RecordError as err:
+                    except (RecordError, *SHAPE_ERRORS) as exc:
+                        err = exc if isinstance(exc, RecordError) else unexpected(exc)
                         excerpt = redacted_excerpt(orjson.dumps(row, default=str))
                         yield Quarantined(source.name, location, err.reason, err.detail, excerpt)
         except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)

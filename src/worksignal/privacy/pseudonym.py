@@ -51,7 +51,7 @@ def load_key(key_file: str | Path | None = None, *, create: bool = True) -> byte
 
 def normalise_identity(identity: str) -> str:
     """Emails and ids compare case- and space-insensitively."""
-    return identity.strip().lower()
+    return identity.strip().casefold()
 
 
 class Pseudonymiser:

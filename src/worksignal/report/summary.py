@@ -60,6 +60,7 @@ def summary(store: Store, *, min_group_size: int) -> dict[str, Any]:
     return {
         "conversations": conversations,
         "people": people,
+        "people_in_directory": q("SELECT count(*) FROM people WHERE source = 'directory'")[0][0],
         "labelled": labelled,
         "work_share": _share(work, labelled),
         "tokens_in": int(tokens_in or 0),
