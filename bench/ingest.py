@@ -98,6 +98,20 @@ def main() -> None:
           f"peak RSS {peak_again / 2**30:.2f} GiB")
     print(f"store size: {store.stat().st_size / 1e6:,.0f} MB")
 
+    # Peak memory must not grow with file size: the same ingest over a fifth of the input.
+    fifth = args.workdir / f"conversations-{args.conversations // 5}.jsonl"
+    with data.open("rb") as src, fifth.open("wb") as dst:
+        for _, line in zip(range(args.conversations // 5), src, strict=False):
+            dst.write(line)
+    small_store = args.workdir / "bench-fifth.duckdb"
+    for suffix in ("", ".wal"):
+        Path(str(small_store) + suffix).unlink(missing_ok=True)
+    small_command = [*command[:4], str(fifth), "--store", str(small_store), "--json"]
+    small_seconds, small_peak, small_out = run_measured(small_command, env)
+    small_n = json.loads(small_out)["ingested"]
+    print(f"same ingest of {small_n:,}: {small_n / small_seconds:,.0f}/s, peak RSS {small_peak / 2**30:.2f} GiB "
+          f"({peak / small_peak:.2f}x the peak for 5x the data)")
+
 
 if __name__ == "__main__":
     main()

@@ -46,6 +46,11 @@ SETTINGS: dict[str, Setting] = {
             "File holding the pseudonymisation key (outside the store); created on first use. "
             "WORKSIGNAL_KEY, if set, is used instead.",
         ),
+        Setting(
+            "memory_limit",
+            "512MB",
+            "DuckDB's memory budget; beyond it, large queries spill to disk instead of growing.",
+        ),
         Setting("batch_size", 20_000, "Conversations per Arrow batch; bounds peak memory.", minimum=1),
         Setting(
             "workers",

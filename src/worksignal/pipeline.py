@@ -7,7 +7,6 @@ runner (Ray Data's map_batches) can run the same ones.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import uuid
 from collections import deque
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from worksignal.classify.rules import RuleClassifier
@@ -26,60 +24,14 @@ from worksignal.errors import NothingReadError, UsageError
 from worksignal.ingest import Adapter, Quarantined, Source, detect, make_adapter
 from worksignal.ingest.base import JsonLinesAdapter
 from worksignal.ingest.source import Line, TruncatedInput
+from worksignal.normalise import normalise, normalise_people, parse_block
 from worksignal.privacy.pseudonym import Pseudonymiser, load_key
-from worksignal.schema import NORMALISED_FIELDS, PERSON, RAW_CONVERSATION
+from worksignal.schema import RAW_CONVERSATION
 from worksignal.store import Store, WriteCounts
 
 Stage = Callable[[pa.RecordBatch], pa.RecordBatch]
 Progress = Callable[[int], None]
-USER_TEXT_CHARS = 8000
 PARALLEL_MIN_BYTES = 32 << 20  # below this, starting worker processes costs more than it saves
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def normalise(records: list[dict[str, Any]]) -> pa.RecordBatch:
-    """Adapter records to the canonical Arrow batch with ids, content hashes and turn counts."""
-    ids, hashes, n_messages, n_user, user_text = [], [], [], [], []
-    for r in records:
-        messages = r["messages"]
-        started = r["started_at"].isoformat() if r["started_at"] is not None else None
-        body = orjson.dumps(
-            [r["team"], r["tool"], r["model"], started, r["tokens_in"], r["tokens_out"], r["cost"], messages]
-        )
-        hashes.append(_digest(body))
-        if r["source_id"] is not None:
-            ids.append(_digest(f"{r['source_format']}\x00{r['source_id']}".encode()))
-        else:
-            # No id in the source: the identity, start time and opening turns name the
-            # conversation, so a later copy with more turns updates it in place.
-            opening = orjson.dumps([r["identity"], started, messages[:2]])
-            ids.append(_digest(r["source_format"].encode() + b"\x00" + opening))
-        n_messages.append(len(messages))
-        users = [m["content"] for m in messages if m["role"] == "user"]
-        n_user.append(len(users))
-        user_text.append("\n".join(users)[:USER_TEXT_CHARS])
-    batch = pa.RecordBatch.from_pylist(records, schema=RAW_CONVERSATION)
-    for (name, dtype), values in zip(NORMALISED_FIELDS, (ids, hashes, n_messages, n_user, user_text), strict=True):
-        batch = batch.append_column(name, pa.array(values, dtype))
-    return batch
-
-
-def normalise_people(records: list[dict[str, Any]]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist(records, schema=PERSON)
-
-
-def _parse_block(adapter: JsonLinesAdapter, source_name: str, lines: list[Line],
-                 max_record_bytes: int) -> tuple[pa.RecordBatch, list[Quarantined]]:
-    """Worker-process side of the parallel runner: lines to a normalised batch."""
-    records: list[dict[str, Any]] = []
-    quarantined: list[Quarantined] = []
-    for line in lines:
-        for output in adapter.parse_line(source_name, line, max_record_bytes):
-            (quarantined if isinstance(output, Quarantined) else records).append(output)  # type: ignore[arg-type]
-    return normalise(records), quarantined
 
 
 def run_stages(batch: pa.RecordBatch, stages: Sequence[Stage]) -> pa.RecordBatch:
@@ -197,15 +149,15 @@ class LocalRunner:
                 for line in source.lines(self.max_record_bytes):
                     block.append(line)
                     if len(block) >= self.batch_size:
-                        in_flight.append(pool.submit(_parse_block, adapter, source.name, block, self.max_record_bytes))
+                        in_flight.append(pool.submit(parse_block, adapter, source.name, block, self.max_record_bytes))
                         block = []
                         if len(in_flight) > self.workers:
                             yield in_flight.popleft().result()
                 if block:
-                    in_flight.append(pool.submit(_parse_block, adapter, source.name, block, self.max_record_bytes))
+                    in_flight.append(pool.submit(parse_block, adapter, source.name, block, self.max_record_bytes))
             except TruncatedInput as exc:
                 if block:
-                    in_flight.append(pool.submit(_parse_block, adapter, source.name, block, self.max_record_bytes))
+                    in_flight.append(pool.submit(parse_block, adapter, source.name, block, self.max_record_bytes))
                 truncated.append(Quarantined(source.name, f"{source.name}:end", "truncated_input", str(exc), ""))
             while in_flight:
                 yield in_flight.popleft().result()

@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from worksignal.config import setting
 from worksignal.errors import StoreError
 from worksignal.ingest.base import Quarantined
 
@@ -146,6 +147,13 @@ class Store:
                 "wait for it to finish."
             ) from exc
         self.con.execute("SET preserve_insertion_order = false")
+        try:
+            self.con.execute(f"SET memory_limit = '{setting('memory_limit')}'")
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"memory_limit {setting('memory_limit')!r} is not a size DuckDB understands "
+                f"({exc}); use a value like 512MB or 4GB."
+            ) from exc
         if not read_only:
             self.migrate()
         elif self.version() != SCHEMA_VERSION:
