@@ -19,7 +19,7 @@ demo: $(BIN)/worksignal
 	$(BIN)/worksignal report --store $(STORE)
 
 test: $(BIN)/worksignal
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/pytest
 

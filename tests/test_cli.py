@@ -70,9 +70,15 @@ def test_report_json_contract_and_small_teams_hidden(tmp_path: Path):
     assert data["teams_hidden"] == sum(n < 10 for n in sizes.values()) > 0
     for team in data["teams"]:
         assert set(team) >= {"team", "people", "conversations", "work_share"} and team["people"] >= 10
-    assert data["rule_based_labels"] is True
+    assert data["rule_based_labels"] is False
+    assert {c["tier"] for c in data["classifiers"]} <= {"fast", "accurate"}
+    assert sum(c["conversations"] for c in data["classifiers"]) == data["labelled"]
     text = run("report", "--store", store).stdout
-    assert "keyword rules" in text and "below the minimum group size" in text
+    assert "keyword rules" not in text and "below the minimum group size" in text
+    run("ingest", str(org / "conversations.jsonl"), "--store", store, "--tier", "rules")  # unchanged: labels stay
+    rules_store = str(tmp_path / "rules.duckdb")
+    run("ingest", str(org / "conversations.jsonl"), "--store", rules_store, "--tier", "rules")
+    assert "keyword rules" in run("report", "--store", rules_store).stdout
 
 
 def test_min_group_size_floor_is_enforced(tmp_path: Path):

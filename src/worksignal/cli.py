@@ -11,11 +11,18 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from worksignal.config import SETTINGS, setting
-from worksignal.errors import NothingReadError, WorksignalError
+from worksignal.errors import NothingReadError, UsageError, WorksignalError
 
 app = typer.Typer(
     help="Honest, privacy-first measurement of how a company uses AI assistants.",
@@ -31,6 +38,10 @@ StoreOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 DEFAULT_STORE = Path(SETTINGS["store"].default)
+TierOption = Annotated[str | None, typer.Option("--tier", help=SETTINGS["tier"].help, envvar=SETTINGS["tier"].env)]
+ModelDirOption = Annotated[
+    str | None, typer.Option("--model-dir", help=SETTINGS["model_dir"].help, envvar=SETTINGS["model_dir"].env)
+]
 
 
 def _print_json(data: Any) -> None:
@@ -51,6 +62,8 @@ def ingest(
         str | None, typer.Option("--identity", help="Email or id of the owner of a personal ChatGPT/Claude export.")
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help=SETTINGS["batch_size"].help)] = None,
+    no_classify: Annotated[bool, typer.Option("--no-classify", help="Store without labels; run `worksignal classify` later.")] = False,
+    tier: TierOption = None,
     json: JsonOption = False,
 ) -> None:
     """Read AI-assistant logs into the store; bad records go to quarantine with a reason.
@@ -72,7 +85,7 @@ def ingest(
 
         try:
             report = run_ingest(paths, db, format=format, mapping=mapping, identity=identity,
-                                batch_size=batch_size, on_file=on_file)
+                                batch_size=batch_size, classify=not no_classify, tier=tier, on_file=on_file)
         except NothingReadError as exc:
             if json and hasattr(exc, "report"):
                 _print_json({**exc.report.as_json(), "error": str(exc)})
@@ -168,6 +181,149 @@ def quarantine(
     for r in records:
         table.add_row(r["location"], r["reason"], r["detail"])
     out.print(table)
+
+
+@app.command()
+def classify(
+    store: StoreOption = DEFAULT_STORE,
+    tier: TierOption = None,
+    model_dir: ModelDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Label stored conversations that have no label, or one from another model version.
+
+    Example: worksignal classify --store org.duckdb
+    """
+    from worksignal.classify.stage import classify_stage
+    from worksignal.pipeline import classify_store
+    from worksignal.store import Store
+
+    stage = classify_stage(tier, model_dir)
+    version = getattr(stage, "version", "rules-0.1")
+    with Store(store) as db, Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(),
+                                      TimeRemainingColumn(), console=err, transient=json) as bar:
+        task = bar.add_task("classify", total=None)
+        result = classify_store(db, stage, version, on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if json:
+        _print_json(result)
+    else:
+        out.print(f"labelled {result['labelled']:,}, relabelled {result['relabelled']:,} with {version} "
+                  f"(tiers: {', '.join(f'{k} {v:,}' for k, v in result['tiers'].items()) or 'none'})")
+
+
+@app.command()
+def train(
+    labels: Annotated[list[Path], typer.Argument(help="JSONL files of {text, work, topic?, intent?}.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the model into.")],
+    no_corpus: Annotated[bool, typer.Option("--no-corpus", help="Leave out the project's own training corpus.")] = False,
+    escalate_share: Annotated[float, typer.Option(help="Share of training texts the fast tier would pass to the accurate tier.")] = 0.2,
+    json: JsonOption = False,
+) -> None:
+    """Fit the classifier's heads from labelled texts (plus the shipped corpus) into a model folder.
+
+    Example: worksignal train my-labels.jsonl --out my-model && worksignal classify --model-dir my-model
+    """
+    from worksignal.classify.train import corpus_rows, read_labelled
+    from worksignal.classify.train import train as run_train
+
+    rows = read_labelled(labels)
+    sources = [p.name for p in labels]
+    if not no_corpus:
+        rows += corpus_rows()
+        sources.append("worksignal corpus")
+    with err.status("training") as status:
+        model = run_train(rows, out_dir, sources=sources, escalate_share=escalate_share,
+                          progress=lambda message: status.update(message))
+    if json:
+        _print_json(model.manifest)
+    else:
+        out.print(f"wrote model {model.version} ({len(rows):,} rows) to {out_dir}")
+
+
+@app.command(name="eval")
+def eval_(
+    labels: Annotated[Path, typer.Argument(help="JSONL of {text, work (0/1), topic?}.")],
+    tier: Annotated[str, typer.Option("--tier", help="fast, accurate or cascade.")] = "cascade",
+    cv: Annotated[int, typer.Option("--cv", help="K-fold cross-validation: refit heads without each scored fold (plus the corpus).")] = 0,
+    model_dir: ModelDirOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Agreement with labelled texts: kappa with a bootstrap 95% interval, F1, topic kappa, speed.
+
+    Example: worksignal eval ../shared/data/labels/dev.jsonl --cv 5 --json
+    """
+    from worksignal.classify.cascade import MODES
+    from worksignal.classify.evaluate import evaluate
+    from worksignal.classify.model import ClassifierModel
+    from worksignal.classify.train import corpus_rows, read_labelled
+
+    if tier not in MODES:
+        raise UsageError(f"--tier must be one of {', '.join(MODES)}.")
+    rows = read_labelled([labels])
+    model = None if cv else ClassifierModel.load(setting("model_dir", model_dir) or None)
+    with err.status("evaluating") as status:
+        result = evaluate(rows, model=model, mode=tier, cv=cv, extra_training=corpus_rows() if cv else None,
+                          progress=lambda message: status.update(message))
+    if result["overlap_with_training"]:
+        err.print(f"[yellow]warning:[/yellow] {result['overlap_with_training']:,} of these texts were in the model's "
+                  "training data, so this flatters it; use --cv K for an honest figure.")
+    if json:
+        _print_json({k: v for k, v in result.items() if k != "confusion"})
+        return
+    table = Table(title=f"{labels.name}: {tier}" + (f", {cv}-fold cross-validation" if cv else ""), show_header=False)
+    for key in ("n", "work_kappa", "work_kappa_ci", "work_accuracy", "work_f1", "topic_kappa",
+                "topic_group_kappa", "tier_shares", "prompts_per_second"):
+        table.add_row(key, str(result[key]))
+    out.print(table)
+    c = result["confusion"]
+    confusion = Table(title="work: truth (rows) by prediction (columns)")
+    confusion.add_column("")
+    confusion.add_column("predicted work", justify="right")
+    confusion.add_column("predicted non-work", justify="right")
+    confusion.add_row("work", str(c["true_work_pred_work"]), str(c["true_work_pred_nonwork"]))
+    confusion.add_row("non-work", str(c["true_nonwork_pred_work"]), str(c["true_nonwork_pred_nonwork"]))
+    out.print(confusion)
+
+
+@app.command()
+def predict(
+    input_path: Annotated[Path, typer.Argument(help="JSONL with a `text` field per row (other fields kept).")],
+    output: Annotated[Path, typer.Option("--output", help="JSONL to write, each row with labels added.")],
+    tier: Annotated[str, typer.Option("--tier", help="fast, accurate or cascade.")] = "cascade",
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Label texts from a JSONL file: work_probability, work, topic, topic_group, intent, tier.
+
+    Example: worksignal predict prompts.jsonl --output labelled.jsonl
+    """
+    from worksignal.classify.cascade import MODES, Cascade
+    from worksignal.classify.model import ClassifierModel
+
+    if tier not in MODES:
+        raise UsageError(f"--tier must be one of {', '.join(MODES)}.")
+    cascade = Cascade(ClassifierModel.load(setting("model_dir", model_dir) or None), tier)
+    rows = []
+    with input_path.open(encoding="utf-8") as f:
+        lines = list(f)
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            row = orjson.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise UsageError(f"{input_path}:{number}: expected a JSON object with a text field.")
+            rows.append(row)
+    written = 0
+    with output.open("wb") as f:
+        for start in range(0, len(rows), 10_000):
+            chunk = rows[start : start + 10_000]
+            labels = cascade.label([r["text"] for r in chunk])
+            for i, row in enumerate(chunk):
+                row.update(work_probability=round(float(labels.work_probability[i]), 4),
+                           work=bool(labels.work_probability[i] >= 0.5), topic=str(labels.topic[i]),
+                           topic_group=str(labels.topic_group[i]), intent=str(labels.intent[i]),
+                           tier=str(labels.tier[i]), model_version=cascade.version)
+                f.write(orjson.dumps(row) + b"\n")
+                written += 1
+    err.print(f"wrote {written:,} labelled rows to {output}")
 
 
 @app.command()

@@ -65,6 +65,17 @@ SETTINGS: dict[str, Setting] = {
             minimum=1024,
         ),
         Setting(
+            "tier",
+            "cascade",
+            "How ingest and classify label conversations: cascade, fast, accurate, or rules "
+            "(the keyword stand-in).",
+        ),
+        Setting(
+            "model_dir",
+            "",
+            "Folder of a model written by `worksignal train`; empty means the shipped model.",
+        ),
+        Setting(
             "min_group_size",
             10,
             "Fewest distinct people a team row must cover to be shown in a report.",

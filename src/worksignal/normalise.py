@@ -25,7 +25,7 @@ def _digest(data: bytes) -> str:
 
 def normalise(records: list[dict[str, Any]]) -> pa.RecordBatch:
     """Adapter records to the canonical Arrow batch with ids, content hashes and turn counts."""
-    ids, hashes, n_messages, n_user, user_text = [], [], [], [], []
+    ids, hashes, n_messages, n_user, user_text, context_text = [], [], [], [], [], []
     for r in records:
         messages = r["messages"]
         started = r["started_at"].isoformat() if r["started_at"] is not None else None
@@ -43,9 +43,10 @@ def normalise(records: list[dict[str, Any]]) -> pa.RecordBatch:
         n_messages.append(len(messages))
         users = [m["content"] for m in messages if m["role"] == "user"]
         n_user.append(len(users))
-        user_text.append("\n".join(users)[:USER_TEXT_CHARS])
+        user_text.append(users[0][:USER_TEXT_CHARS] if users else "")
+        context_text.append("\n".join(users[1:])[:USER_TEXT_CHARS])
     batch = pa.RecordBatch.from_pylist(records, schema=RAW_CONVERSATION)
-    for (name, dtype), values in zip(NORMALISED_FIELDS, (ids, hashes, n_messages, n_user, user_text), strict=True):
+    for (name, dtype), values in zip(NORMALISED_FIELDS, (ids, hashes, n_messages, n_user, user_text, context_text), strict=True):
         batch = batch.append_column(name, pa.array(values, dtype))
     return batch
 

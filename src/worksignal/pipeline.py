@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from worksignal.classify.rules import RuleClassifier
+from worksignal.classify.stage import classify_stage
 from worksignal.config import setting
 from worksignal.errors import NothingReadError, UsageError
 from worksignal.ingest import Adapter, Quarantined, Source, detect, make_adapter
@@ -180,6 +181,8 @@ def ingest(
     identity: str | None = None,
     key: bytes | None = None,
     batch_size: int | None = None,
+    classify: bool = True,
+    tier: str | None = None,
     on_file: Callable[[Path, int], Progress] | None = None,
 ) -> IngestReport:
     """Read every file into the store; raise NothingReadError if no record could be read."""
@@ -189,7 +192,7 @@ def ingest(
     pseudonymise = Pseudonymiser(key if key is not None else load_key())
     runner = LocalRunner(
         store,
-        stages=[pseudonymise, RuleClassifier()],
+        stages=[pseudonymise, classify_stage(tier)] if classify else [pseudonymise],
         person_stages=[pseudonymise],
         batch_size=setting("batch_size", batch_size),
         max_record_bytes=setting("max_record_bytes"),
@@ -231,3 +234,54 @@ def ingest(
         error.report = report  # type: ignore[attr-defined]
         raise error
     return report
+
+
+def classify_store(
+    store: Store,
+    stage: Callable[[pa.RecordBatch], pa.RecordBatch],
+    model_version: str,
+    *,
+    batch_size: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Label conversations that have no label, or a label from another model version."""
+    size = setting("batch_size", batch_size)
+    con = store.con
+    con.execute("DROP TABLE IF EXISTS _classify_todo")
+    con.execute(
+        """
+        CREATE TABLE _classify_todo AS
+        WITH todo AS (
+            SELECT c.conversation_id, l.conversation_id IS NOT NULL AS relabel
+            FROM conversations c LEFT JOIN labels l USING (conversation_id)
+            WHERE c.n_user_turns > 0 AND (l.conversation_id IS NULL OR l.model_version <> ?)
+        ), turns AS (
+            SELECT m.conversation_id, list(m.content ORDER BY m.idx) AS turns
+            FROM messages m JOIN todo USING (conversation_id)
+            WHERE m.role = 'user' GROUP BY m.conversation_id
+        )
+        SELECT row_number() OVER (ORDER BY t.conversation_id) AS n, t.conversation_id, t.relabel,
+               coalesce(u.turns[1], '') AS user_text,
+               coalesce(array_to_string(u.turns[2:], chr(10)), '') AS context_text
+        FROM todo t LEFT JOIN turns u USING (conversation_id)
+        """,
+        [model_version],
+    )
+    total, relabel = con.execute("SELECT count(*), count(*) FILTER (WHERE relabel) FROM _classify_todo").fetchone() or (0, 0)
+    tiers: dict[str, int] = {}
+    for start in range(0, total, size):
+        table = con.sql(
+            "SELECT conversation_id, user_text, context_text FROM _classify_todo WHERE n > $1 AND n <= $2 ORDER BY n",
+            params=[start, start + size],
+        ).to_arrow_table()
+        assert table is not None
+        batch = table.combine_chunks().to_batches()[0]
+        labelled = stage(batch)
+        for tier, n in zip(*np.unique(np.array(labelled.column("tier").to_pylist(), dtype=object).astype(str), return_counts=True), strict=True):
+            tiers[tier] = tiers.get(tier, 0) + int(n)
+        store.write_labels(labelled)
+        if on_progress:
+            on_progress(min(start + size, total), total)
+    con.execute("DROP TABLE _classify_todo")
+    return {"labelled": total - relabel, "relabelled": relabel, "model_version": model_version,
+            "tiers": dict(sorted(tiers.items()))}

@@ -30,7 +30,8 @@ NORMALISED_FIELDS = [
     ("content_hash", pa.string()),
     ("n_messages", pa.int32()),
     ("n_user_turns", pa.int32()),
-    ("user_text", pa.string()),  # user turns joined, first first: what the classifier reads
+    ("user_text", pa.string()),  # the first user turn: what the classifier reads first
+    ("context_text", pa.string()),  # later user turns, joined: context for the classifier
 ]
 
 #: Columns the classify stage adds.

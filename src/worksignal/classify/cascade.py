@@ -1,0 +1,92 @@
+"""The cascade: the fast tier labels everything, the accurate tier what the fast one is unsure of.
+
+As a pipeline stage it takes an Arrow batch with `user_text` (first user turn) and
+`context_text` (later user turns) and returns it with label columns; conversations
+without user text get no labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from worksignal.classify.model import ClassifierModel, Prediction
+
+MODES = ("fast", "accurate", "cascade")
+
+
+@dataclass
+class Labels:
+    work_probability: np.ndarray
+    topic: np.ndarray
+    topic_group: np.ndarray
+    intent: np.ndarray
+    tier: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.work_probability)
+
+
+class Cascade:
+    """Label texts with the fast tier, the accurate tier, or both in a cascade."""
+
+    def __init__(self, model: ClassifierModel | None = None, mode: str = "cascade",
+                 escalate_below: float | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.model = model or ClassifierModel.load()
+        self.mode = mode
+        self.escalate_below = self.model.escalate_below if escalate_below is None else escalate_below
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def _tier(self, name: str, first: list[str], context: list[str]) -> Prediction:
+        features = self.model.encoders.features(name, first, context)
+        return self.model.tiers[name].predict(features)
+
+    def label(self, first: list[str], context: list[str] | None = None) -> Labels:
+        context = context if context is not None else [""] * len(first)
+        if self.mode == "accurate":
+            p = self._tier("accurate", first, context)
+            return Labels(p.work_probability, p.topic, p.topic_group, p.intent, np.full(len(first), "accurate"))
+        p = self._tier("fast", first, context)
+        labels = Labels(p.work_probability.copy(), p.topic.copy(), p.topic_group.copy(), p.intent.copy(),
+                        np.full(len(first), "fast", dtype=object))
+        if self.mode == "cascade":
+            unsure = np.flatnonzero(p.confidence < self.escalate_below)
+            if len(unsure):
+                q = self._tier("accurate", [first[i] for i in unsure], [context[i] for i in unsure])
+                labels.work_probability[unsure] = q.work_probability
+                labels.topic[unsure] = q.topic
+                labels.topic_group[unsure] = q.topic_group
+                labels.intent[unsure] = q.intent
+                labels.tier[unsure] = "accurate"
+        return labels
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        first = batch.column("user_text").to_pylist()
+        context = batch.column("context_text").to_pylist() if "context_text" in batch.schema.names else None
+        has_text = np.array([bool(t and t.strip()) for t in first])
+        n = len(first)
+        columns = {name: np.full(n, None, dtype=object) for name in
+                   ("topic", "topic_group", "intent", "tier", "model_version")}
+        probability = np.zeros(n, dtype=np.float32)
+        idx = np.flatnonzero(has_text)
+        if len(idx):
+            labels = self.label([first[i] for i in idx], [context[i] or "" for i in idx] if context else None)
+            probability[idx] = labels.work_probability
+            columns["topic"][idx] = labels.topic
+            columns["topic_group"][idx] = labels.topic_group
+            columns["intent"][idx] = labels.intent
+            columns["tier"][idx] = labels.tier
+            columns["model_version"][idx] = self.version
+        mask = ~has_text
+        batch = batch.append_column("work_probability", pa.array(probability, pa.float32(), mask=mask))
+        batch = batch.append_column("work", pa.array(probability >= 0.5, pa.bool_(), mask=mask))
+        for name in ("topic", "topic_group", "intent", "tier", "model_version"):
+            batch = batch.append_column(name, pa.array(columns[name], pa.string()))
+        return batch

@@ -1,0 +1,65 @@
+"""Text encoders the tiers run on: loaded once from shipped files, no torch, no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+MODELS = Path(__file__).parent / "models"
+
+
+class StaticEncoder:
+    """model2vec static embeddings (distilled from MiniLM): tens of thousands of texts/s."""
+
+    name = "static"
+
+    def __init__(self, path: Path = MODELS / "static", max_chars: int = 2000) -> None:
+        from model2vec import StaticModel
+
+        self.model = StaticModel.from_pretrained(str(path))
+        self.max_chars = max_chars
+        self.dim = int(self.model.dim)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        clipped = [t[: self.max_chars] for t in texts]
+        vectors = self.model.encode(clipped, show_progress_bar=False, use_multiprocessing=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OnnxEncoder:
+    """all-MiniLM-L6-v2 through ONNX Runtime (int8), mean-pooled and L2-normalised."""
+
+    name = "minilm"
+
+    def __init__(self, path: Path = MODELS / "encoder", max_tokens: int = 128, batch_size: int = 64,
+                 threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path / "minilm-int8.onnx"), options,
+                                            providers=["CPUExecutionProvider"])
+        self.batch_size = batch_size
+        self.dim = 384
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sorting by length keeps padding, and so the work per batch, small.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), self.batch_size):
+            index = order[start : start + self.batch_size]
+            encoded = self.tokenizer.encode_batch([texts[i][:4000] for i in index])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                             "token_type_ids": np.zeros_like(ids)})[0]
+            summed = (hidden * mask[:, :, None]).sum(axis=1)
+            pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out[index] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
+        return out

@@ -1,0 +1,143 @@
+"""The classifier model: tiers (encoders + heads), thresholds and a version, in one folder.
+
+A model folder holds `manifest.json` and one `<tier>.npz` of heads per tier; encoders are
+the shipped ones (encoders.py). The package ships a trained model in `models/`; `worksignal
+train --out DIR` writes another that `--model-dir DIR` (or WORKSIGNAL_MODEL_DIR) selects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from worksignal.classify.encoders import MODELS, OnnxEncoder, StaticEncoder
+from worksignal.classify.heads import LinearHead, load_heads
+from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
+from worksignal.errors import WorksignalError
+
+TIERS = ("fast", "accurate")
+HEADS = ("work", "topic", "intent")
+CONTEXT_WEIGHT = 0.3  # later user turns count, but the first turn leads
+
+
+class ModelError(WorksignalError):
+    """The classifier model folder is missing or incomplete."""
+
+
+@dataclass
+class Prediction:
+    """One tier's output for a list of texts."""
+
+    work_probability: np.ndarray
+    topic: np.ndarray
+    topic_group: np.ndarray
+    intent: np.ndarray
+    confidence: np.ndarray  # how sure the work label is: |p - 0.5| * 2
+
+
+class Encoders:
+    """Loads each encoder once, on first use (cold start stays small for the fast tier).
+
+    With `memo=True` (training, cross-validation) each text is encoded once per encoder.
+    """
+
+    def __init__(self, memo: bool = False) -> None:
+        self.memo: dict[tuple[str, str], np.ndarray] | None = {} if memo else None
+
+    def _encode(self, name: str, texts: list[str]) -> np.ndarray:
+        encoder = self.static if name == "static" else self.minilm
+        if self.memo is None:
+            return encoder(texts)
+        missing = list(dict.fromkeys(t for t in texts if (name, t) not in self.memo))
+        if missing:
+            for text, vector in zip(missing, encoder(missing), strict=True):
+                self.memo[(name, text)] = vector
+        return np.stack([self.memo[(name, t)] for t in texts]) if texts else np.zeros((0, encoder.dim), np.float32)
+
+    @cached_property
+    def static(self) -> StaticEncoder:
+        return StaticEncoder()
+
+    @cached_property
+    def minilm(self) -> OnnxEncoder:
+        return OnnxEncoder()
+
+    def features(self, tier: str, first: list[str], context: list[str]) -> np.ndarray:
+        """The feature matrix a tier's heads read: first turn plus down-weighted context."""
+        fast = self._encode("static", first).copy()
+        has_context = np.array([bool(c.strip()) for c in context], dtype=bool)
+        if has_context.any():
+            idx = np.flatnonzero(has_context)
+            fast[idx] += CONTEXT_WEIGHT * self._encode("static", [context[i] for i in idx])
+        if tier == "fast":
+            return fast
+        return np.hstack([fast, self._encode("minilm", first)])
+
+
+@dataclass
+class Tier:
+    name: str
+    heads: dict[str, LinearHead]
+
+    def predict(self, features: np.ndarray) -> Prediction:
+        work = self.heads["work"]
+        p = work.proba(features)[:, work.classes.index("1")]
+        topic_head = self.heads["topic"]
+        topic_p = topic_head.proba(features)
+        # The group is the argmax of summed topic probabilities; the topic is the most
+        # likely topic inside that group, so topic and group always agree.
+        groups = np.array([TOPIC_GROUPS[c] for c in topic_head.classes])
+        group_p = np.stack([topic_p[:, groups == g].sum(axis=1) for g in GROUPS], axis=1)
+        group = np.array(GROUPS)[group_p.argmax(axis=1)]
+        masked = np.where(groups[None, :] == group[:, None], topic_p, -1.0)
+        topic = np.array(topic_head.classes)[masked.argmax(axis=1)]
+        if "intent" in self.heads:
+            intent_head = self.heads["intent"]
+            intent = np.array(intent_head.classes)[intent_head.proba(features).argmax(axis=1)]
+        else:
+            intent = np.full(len(p), "asking")
+        return Prediction(p, topic, group, intent, np.abs(p - 0.5) * 2)
+
+
+@dataclass
+class ClassifierModel:
+    manifest: dict[str, Any]
+    tiers: dict[str, Tier]
+    train_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    encoders: Encoders = field(default_factory=Encoders)
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def escalate_below(self) -> float:
+        """Fast-tier confidence under which a conversation goes to the accurate tier."""
+        return float(self.manifest["thresholds"]["escalate_below"])
+
+    @classmethod
+    def load(cls, model_dir: Path | str | None = None) -> ClassifierModel:
+        folder = Path(model_dir) if model_dir else MODELS
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.is_file():
+            raise ModelError(
+                f"no classifier model in {folder} (manifest.json missing); run `worksignal train` "
+                "or drop --model-dir to use the shipped model."
+            )
+        manifest = json.loads(manifest_path.read_text())
+        tiers, hashes = {}, np.zeros(0, dtype=np.uint64)
+        for name in TIERS:
+            path = folder / f"{name}.npz"
+            if not path.is_file():
+                raise ModelError(f"model folder {folder} lacks {path.name}; retrain with `worksignal train`.")
+            heads, arrays = load_heads(path, list(HEADS))
+            if "work" not in heads or "topic" not in heads:
+                raise ModelError(f"{path} lacks the work or topic head; retrain with `worksignal train`.")
+            tiers[name] = Tier(name, heads)
+            hashes = arrays.get("train_hashes", hashes)
+        return cls(manifest, tiers, hashes)

@@ -1,0 +1,111 @@
+"""Fit the tiers' heads from labelled texts and write a model folder.
+
+Training rows are JSON objects with `text`, `work` (0/1) and optionally `topic` and
+`intent`; the project's own corpus (classify/corpus/) is added unless asked not to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from worksignal.classify.heads import LinearHead, fit_head, save_heads
+from worksignal.classify.model import TIERS, ClassifierModel, Encoders, Tier
+from worksignal.classify.taxonomy import INTENTS, TOPIC_GROUPS
+from worksignal.errors import UsageError
+
+CORPUS = Path(__file__).parent / "corpus"
+DEFAULT_ESCALATE_SHARE = 0.2
+
+
+def read_labelled(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
+    """Rows with text and a 0/1 work label; anything else is a usage error naming the line."""
+    rows = []
+    for path in paths:
+        with Path(path).open(encoding="utf-8") as f:
+            lines = list(f)
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                assert isinstance(row.get("text"), str) and int(row["work"]) in (0, 1)
+            except (ValueError, AssertionError, KeyError, TypeError):
+                raise UsageError(f"{path}:{number}: expected a JSON object with text and work (0/1).") from None
+            if row.get("topic") is not None and row["topic"] not in TOPIC_GROUPS:
+                raise UsageError(f"{path}:{number}: unknown topic {row['topic']!r}.")
+            rows.append(row)
+    return rows
+
+
+def corpus_rows() -> list[dict[str, Any]]:
+    return read_labelled(sorted(CORPUS.glob("*.jsonl")))
+
+
+def text_hashes(texts: Iterable[str]) -> np.ndarray:
+    """64-bit digests of normalised texts: lets `eval` notice it is scoring training text."""
+    return np.array(sorted({int.from_bytes(hashlib.blake2b(" ".join(t.lower().split()).encode(), digest_size=8).digest(), "little")
+                            for t in texts}), dtype=np.uint64)
+
+
+def fit_tiers(rows: list[dict[str, Any]], encoders: Encoders, *, seed: int = 0,
+              progress: Callable[[str], None] | None = None) -> dict[str, Tier]:
+    texts = [r["text"] for r in rows]
+    empty = [""] * len(texts)
+    tiers = {}
+    for name in TIERS:
+        if progress:
+            progress(f"encoding {len(texts):,} texts for the {name} tier")
+        x = encoders.features(name, texts, empty)
+        heads: dict[str, LinearHead] = {"work": fit_head(x, [str(int(r["work"])) for r in rows], seed=seed)}
+        topical = [i for i, r in enumerate(rows) if r.get("topic")]
+        heads["topic"] = fit_head(x[topical], [rows[i]["topic"] for i in topical], seed=seed)
+        with_intent = [i for i, r in enumerate(rows) if r.get("intent") in INTENTS]
+        if len({rows[i]["intent"] for i in with_intent}) >= 2:
+            heads["intent"] = fit_head(x[with_intent], [rows[i]["intent"] for i in with_intent], seed=seed)
+        tiers[name] = Tier(name, heads)
+    return tiers
+
+
+def escalation_threshold(model_tiers: dict[str, Tier], encoders: Encoders, texts: list[str], share: float) -> float:
+    """The fast-tier confidence below which `share` of these texts would be escalated."""
+    if share <= 0:
+        return 0.0
+    p = model_tiers["fast"].predict(encoders.features("fast", texts, [""] * len(texts)))
+    return float(np.quantile(p.confidence, min(share, 1.0)))
+
+
+def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], seed: int = 0,
+          escalate_share: float = DEFAULT_ESCALATE_SHARE, encoders: Encoders | None = None,
+          progress: Callable[[str], None] | None = None) -> ClassifierModel:
+    """Fit every tier on `rows` and write the model folder `out`."""
+    if len(rows) < 50 or len({int(r["work"]) for r in rows}) < 2:
+        raise UsageError("training needs at least 50 rows with both work=0 and work=1.")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    encoders = encoders or Encoders()
+    tiers = fit_tiers(rows, encoders, seed=seed, progress=progress)
+    texts = [r["text"] for r in rows]
+    digest = hashlib.blake2b("\n".join(sorted(texts)).encode(), digest_size=4).hexdigest()
+    hashes = text_hashes(texts)
+    threshold = escalation_threshold(tiers, encoders, texts, escalate_share)
+    for name, tier in tiers.items():
+        save_heads(out / f"{name}.npz", tier.heads, {"train_hashes": hashes})
+    manifest = {
+        "version": f"cascade-{datetime.now(UTC):%Y%m%d}-{digest}",
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rows": len(rows),
+        "work_share": round(float(np.mean([int(r["work"]) for r in rows])), 4),
+        "sources": sources,
+        "tiers": {"fast": {"encoder": "static (model2vec, distilled from all-MiniLM-L6-v2)"},
+                  "accurate": {"encoder": "static + all-MiniLM-L6-v2 (ONNX int8)"}},
+        "thresholds": {"escalate_below": round(threshold, 6), "escalate_share": escalate_share},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return ClassifierModel(manifest, tiers, hashes, encoders)

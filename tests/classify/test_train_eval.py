@@ -1,0 +1,73 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from worksignal.classify.evaluate import cohen_kappa, evaluate
+from worksignal.classify.model import ClassifierModel, Encoders
+from worksignal.classify.train import corpus_rows, read_labelled, train
+from worksignal.errors import UsageError
+
+
+@pytest.fixture(scope="module")
+def small_rows() -> list[dict]:
+    rows = corpus_rows()
+    return rows[::12]  # every twelfth row: all files, both classes, quick to fit
+
+
+def test_kappa_matches_definition():
+    import numpy as np
+
+    a = np.array([1, 1, 0, 0, 1, 0])
+    assert cohen_kappa(a, a) == 1.0
+    assert abs(cohen_kappa(a, np.array([1, 0, 0, 0, 1, 1])) - 1 / 3) < 1e-9
+
+
+def test_train_writes_a_loadable_model_and_eval_flags_training_overlap(tmp_path: Path, small_rows):
+    model = train(small_rows, tmp_path / "m", sources=["test"], encoders=Encoders(memo=True))
+    loaded = ClassifierModel.load(tmp_path / "m")
+    assert loaded.version == model.version and 0 <= loaded.escalate_below <= 1
+    result = evaluate(small_rows[:60], model=loaded, mode="fast")
+    assert result["overlap_with_training"] == 60
+    assert result["n"] == 60 and result["tier_shares"] == {"fast": 1.0}
+
+
+def test_cross_validation_never_scores_training_text(small_rows):
+    result = evaluate(small_rows[:200], mode="fast", cv=2, extra_training=small_rows[200:])
+    assert result["cv_folds"] == 2 and result["overlap_with_training"] == 0
+    low, high = result["work_kappa_ci"]
+    assert low <= result["work_kappa"] <= high
+
+
+def test_bad_label_rows_name_the_line(tmp_path: Path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "ok", "work": 1}\n{"text": "x", "work": "maybe"}\n')
+    with pytest.raises(UsageError, match=r"bad.jsonl:2"):
+        read_labelled([path])
+
+
+def test_predict_and_eval_commands(tmp_path: Path):
+    prompts = tmp_path / "in.jsonl"
+    prompts.write_text("\n".join(json.dumps({"id": i, "text": t, "work": w, "topic": tp}) for i, (t, w, tp) in enumerate([
+        ("SELECT count(*) FROM orders GROUP BY region is slow on 40M rows, index advice?", 1, "programming"),
+        ("best pizza dough recipe for a home oven", 0, "cooking"),
+        ("draft a reply to the vendor rejecting the price increase", 1, "argument_summary"),
+        ("write a love poem for my girlfriend", 0, "fiction"),
+    ])) + "\n")
+    out = tmp_path / "out.jsonl"
+    env = os.environ.copy()
+    subprocess.run([sys.executable, "-m", "worksignal", "predict", str(prompts), "--output", str(out)],
+                   check=True, capture_output=True, env=env)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [0, 1, 2, 3]
+    for row in rows:
+        assert {"work_probability", "work", "topic", "topic_group", "intent", "tier"} <= set(row)
+    result = subprocess.run([sys.executable, "-m", "worksignal", "eval", str(prompts), "--json", "--tier", "fast"],
+                            check=True, capture_output=True, text=True, env=env)
+    data = json.loads(result.stdout)
+    for key in ("n", "work_kappa", "work_kappa_ci", "work_accuracy", "work_f1", "topic_kappa",
+                "topic_group_kappa", "tier_shares", "prompts_per_second"):
+        assert key in data
