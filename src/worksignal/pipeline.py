@@ -267,7 +267,7 @@ def classify_store(
         """,
         [model_version],
     )
-    total, relabel = con.execute("SELECT count(*), count(*) FILTER (WHERE relabel) FROM _classify_todo").fetchone() or (0, 0)
+    total, relabel = con.execute("SELECT count(*), count(*) FILTER (WHERE relabel) FROM _classify_todo").fetchall()[0]
     tiers: dict[str, int] = {}
     for start in range(0, total, size):
         table = con.sql(
