@@ -46,7 +46,7 @@ class Cascade:
 
     def _tier(self, name: str, first: list[str], context: list[str]) -> Prediction:
         features = self.model.encoders.features(name, first, context)
-        return self.model.tiers[name].predict(features)
+        return self.model.tiers[name].predict(features, first)
 
     def label(self, first: list[str], context: list[str] | None = None) -> Labels:
         context = context if context is not None else [""] * len(first)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,9 +27,15 @@ class LinearHead:
     def scores(self, x: np.ndarray) -> np.ndarray:
         return x @ self.weights + self.bias
 
+    def proba_sparse(self, x: Any) -> np.ndarray:
+        """As `proba`, for a scipy sparse matrix."""
+        return self._proba(np.asarray(x @ self.weights) + self.bias)
+
     def proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities, columns in `classes` order."""
-        z = self.scores(x)
+        return self._proba(self.scores(x))
+
+    def _proba(self, z: np.ndarray) -> np.ndarray:
         if z.shape[1] == 1:
             a, b = self.platt
             positive = 1.0 / (1.0 + np.exp(-(a * z[:, 0] + b)))
@@ -53,26 +60,29 @@ class LinearHead:
         )
 
 
-def fit_head(x: np.ndarray, labels: list[str] | np.ndarray, *, c: float = 2.0, calibrate: bool = True,
-             seed: int = 0) -> LinearHead:
+def fit_head(x: Any, labels: list[str] | np.ndarray, *, c: float = 2.0, calibrate: bool = True,
+             seed: int = 0, weights: np.ndarray | None = None) -> LinearHead:
     """Logistic regression; a binary head gets Platt scaling fitted on out-of-fold scores."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(labels)
     classes = sorted(set(y.tolist()))
-    model = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(x, y)
+    model = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(x, y, sample_weight=weights)
     if len(classes) == 2:
         head = LinearHead([str(k) for k in model.classes_], model.coef_.T.copy(), model.intercept_.copy())
         if calibrate and min(np.bincount(np.searchsorted(model.classes_, y))) >= 5:
             oof = np.zeros(len(y))
             for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y):
-                fold = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(x[tr], y[tr])
+                fold = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(
+                    x[tr], y[tr], sample_weight=None if weights is None else weights[tr])
                 oof[te] = fold.decision_function(x[te])
-            platt = LogisticRegression(C=1e6, max_iter=1000).fit(oof[:, None], y == model.classes_[1])
+            platt = LogisticRegression(C=1e6, max_iter=1000).fit(oof[:, None], y == model.classes_[1],
+                                                                 sample_weight=weights)
             head.platt = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
         return head
     return LinearHead([str(k) for k in model.classes_], model.coef_.T.copy(), model.intercept_.copy())
+
 
 
 def save_heads(path: Path, heads: dict[str, LinearHead], extra: dict[str, np.ndarray] | None = None) -> None:

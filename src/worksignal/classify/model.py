@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 
 from worksignal.classify.encoders import MODELS, OnnxEncoder, StaticEncoder
+from worksignal.classify.hashed import HashedNgrams
 from worksignal.classify.heads import LinearHead, load_heads
 from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.errors import WorksignalError
 
 TIERS = ("fast", "accurate")
-HEADS = ("work", "topic", "intent")
+HEADS = ("work", "topic", "intent", "work_ngrams")
 CONTEXT_WEIGHT = 0.3  # later user turns count, but the first turn leads
 
 
@@ -81,12 +82,20 @@ class Encoders:
 
 @dataclass
 class Tier:
+    """Heads over a tier's dense features; optionally a second work head over hashed n-grams,
+    whose probability is averaged with the dense one (an ensemble of two views)."""
+
     name: str
     heads: dict[str, LinearHead]
+    ngrams: HashedNgrams | None = None
 
-    def predict(self, features: np.ndarray) -> Prediction:
+    def predict(self, features: np.ndarray, texts: list[str] | None = None) -> Prediction:
         work = self.heads["work"]
         p = work.proba(features)[:, work.classes.index("1")]
+        sparse_head = self.heads.get("work_ngrams")
+        if sparse_head is not None and self.ngrams is not None and texts is not None:
+            q = sparse_head.proba_sparse(self.ngrams(texts))[:, sparse_head.classes.index("1")]
+            p = (p + q) / 2
         topic_head = self.heads["topic"]
         topic_p = topic_head.proba(features)
         # The group is the argmax of summed topic probabilities; the topic is the most
@@ -138,6 +147,7 @@ class ClassifierModel:
             heads, arrays = load_heads(path, list(HEADS))
             if "work" not in heads or "topic" not in heads:
                 raise ModelError(f"{path} lacks the work or topic head; retrain with `worksignal train`.")
-            tiers[name] = Tier(name, heads)
+            ngrams = HashedNgrams(arrays["ngrams.idf"]) if "ngrams.idf" in arrays else None
+            tiers[name] = Tier(name, heads, ngrams)
             hashes = arrays.get("train_hashes", hashes)
         return cls(manifest, tiers, hashes)

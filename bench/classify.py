@@ -1,0 +1,84 @@
+"""Benchmark: prompts per second on this machine for each tier and the cascade, cold start,
+peak RSS, and the size of the shipped model files.
+
+Texts are the simulator's prompts (first user turns of a simulated organisation), so the
+mix of lengths is the employee-style one; the shared dev prompts are used too when present.
+
+    python bench/classify.py [--n 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+COLD_START = """
+import time
+start = time.perf_counter()
+from worksignal.classify.cascade import Cascade
+cascade = Cascade(mode="{mode}")
+if "{mode}" != "fast":
+    cascade.model.encoders.minilm  # the accurate tier's encoder loads lazily: count it
+cascade.label(["warm-up: fix the failing test in the billing service"])
+print(time.perf_counter() - start)
+"""
+
+
+def texts_for(n: int) -> list[str]:
+    from worksignal.simulate import simulate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        simulate(tmp, people=max(20, n // 35), days=10, seed=1)
+        texts = []
+        with (Path(tmp) / "conversations.jsonl").open() as f:
+            for line in f:
+                texts.append(json.loads(line)["messages"][0]["content"])
+                if len(texts) == n:
+                    break
+    return texts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=20_000)
+    args = parser.parse_args()
+
+    from worksignal.classify.cascade import Cascade
+    from worksignal.classify.encoders import MODELS
+    from worksignal.classify.model import ClassifierModel
+
+    size = sum(p.stat().st_size for p in MODELS.rglob("*") if p.is_file())
+    print(f"shipped model files: {size / 1e6:.1f} MB (target <= 100 MB)")
+    for mode in ("fast", "cascade"):
+        seconds = float(subprocess.run([sys.executable, "-c", COLD_START.format(mode=mode)],
+                                       capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        print(f"cold start, {mode}: {seconds:.2f} s from import to first label (target < 3 s)")
+
+    texts = texts_for(args.n)
+    print(f"texts: {len(texts):,} simulated first turns, mean {sum(map(len, texts)) / len(texts):.0f} characters")
+    model = ClassifierModel.load()
+    budget = {"fast": len(texts), "accurate": min(len(texts), 4000), "cascade": len(texts)}
+    for mode, n in budget.items():
+        cascade = Cascade(model, mode)
+        cascade.label(texts[:200])  # load encoders outside the timing
+        start = time.perf_counter()
+        labels = cascade.label(texts[:n])
+        seconds = time.perf_counter() - start
+        shares = {t: round(float((labels.tier == t).mean()), 3) for t in ("fast", "accurate")}
+        target = {"fast": " (target >= 20,000)", "cascade": " (target >= 2,000)"}.get(mode, "")
+        print(f"{mode}: {n / seconds:,.0f} prompts/s over {n:,}{target}; tier shares {shares}")
+    print(f"peak RSS of this process: {psutil.Process().memory_info().rss / 2**20:,.0f} MiB (current; see ru_maxrss below)")
+    import resource
+
+    print(f"ru_maxrss: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
