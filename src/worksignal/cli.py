@@ -39,6 +39,8 @@ StoreOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 DEFAULT_STORE = Path(SETTINGS["store"].default)
 TierOption = Annotated[str | None, typer.Option("--tier", help=SETTINGS["tier"].help, envvar=SETTINGS["tier"].env)]
+LlmUrlOption = Annotated[str | None, typer.Option("--llm-url", help=SETTINGS["llm_url"].help, envvar=SETTINGS["llm_url"].env)]
+LlmModelOption = Annotated[str | None, typer.Option("--llm-model", help=SETTINGS["llm_model"].help, envvar=SETTINGS["llm_model"].env)]
 ModelDirOption = Annotated[
     str | None, typer.Option("--model-dir", help=SETTINGS["model_dir"].help, envvar=SETTINGS["model_dir"].env)
 ]
@@ -188,17 +190,19 @@ def classify(
     store: StoreOption = DEFAULT_STORE,
     tier: TierOption = None,
     model_dir: ModelDirOption = None,
+    llm_url: LlmUrlOption = None,
+    llm_model: LlmModelOption = None,
     json: JsonOption = False,
 ) -> None:
     """Label stored conversations that have no label, or one from another model version.
 
     Example: worksignal classify --store org.duckdb
     """
-    from worksignal.classify.stage import classify_stage
+    from worksignal.classify.stage import classify_stage, llm_from_settings
     from worksignal.pipeline import classify_store
     from worksignal.store import Store
 
-    stage = classify_stage(tier, model_dir)
+    stage = classify_stage(tier, model_dir, llm_from_settings(llm_url, llm_model))
     version = getattr(stage, "version", "rules-0.1")
     with Store(store) as db, Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(),
                                       TimeRemainingColumn(), console=err, transient=json) as bar:
@@ -240,12 +244,46 @@ def train(
         out.print(f"wrote model {model.version} ({len(rows):,} rows) to {out_dir}")
 
 
+@app.command()
+def teach(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the retrained model into.")],
+    store: StoreOption = DEFAULT_STORE,
+    llm_url: LlmUrlOption = None,
+    llm_model: LlmModelOption = None,
+    sample: Annotated[int, typer.Option(help="Conversations to have the LLM label.", min=20)] = 500,
+    seed: Annotated[int, typer.Option(help="Seed of the sample and the held-out split.")] = 0,
+    json: JsonOption = False,
+) -> None:
+    """Have the LLM label a sample of stored conversations, retrain on them, report agreement before/after.
+
+    Example: worksignal teach --llm-url http://localhost:8000/v1 --llm-model qwen --out org-model
+    """
+    from worksignal.classify.stage import llm_from_settings
+    from worksignal.classify.teach import teach as run_teach
+    from worksignal.store import Store
+
+    llm = llm_from_settings(llm_url, llm_model)
+    if llm is None:
+        raise UsageError("teach needs an LLM: pass --llm-url and --llm-model.")
+    with Store(store) as db, err.status("teaching") as status:
+        result = run_teach(db, llm, out_dir, sample=sample, seed=seed, progress=lambda m: status.update(m))
+    if json:
+        _print_json(result)
+    else:
+        out.print(f"LLM labelled {result['llm_labelled']:,} of {result['sampled']:,} sampled conversations; "
+                  f"agreement with it on {result['held_out']:,} held out: work kappa "
+                  f"{result['work_kappa_before']:.3f} before, {result['work_kappa_after']:.3f} after. "
+                  f"Model {result['model_version']} in {result['model_dir']}: use --model-dir to apply it.")
+
+
 @app.command(name="eval")
 def eval_(
     labels: Annotated[Path, typer.Argument(help="JSONL of {text, work (0/1), topic?}.")],
-    tier: Annotated[str, typer.Option("--tier", help="fast, accurate or cascade.")] = "cascade",
+    tier: Annotated[str, typer.Option("--tier", help="fast, accurate, cascade or llm.")] = "cascade",
     cv: Annotated[int, typer.Option("--cv", help="K-fold cross-validation: refit heads without each scored fold (plus the corpus).")] = 0,
     model_dir: ModelDirOption = None,
+    llm_url: LlmUrlOption = None,
+    llm_model: LlmModelOption = None,
     json: JsonOption = False,
 ) -> None:
     """Agreement with labelled texts: kappa with a bootstrap 95% interval, F1, topic kappa, speed.
@@ -255,6 +293,7 @@ def eval_(
     from worksignal.classify.cascade import MODES
     from worksignal.classify.evaluate import evaluate
     from worksignal.classify.model import ClassifierModel
+    from worksignal.classify.stage import llm_from_settings
     from worksignal.classify.train import corpus_rows, read_labelled
 
     if tier not in MODES:
@@ -263,6 +302,7 @@ def eval_(
     model = None if cv else ClassifierModel.load(setting("model_dir", model_dir) or None)
     with err.status("evaluating") as status:
         result = evaluate(rows, model=model, mode=tier, cv=cv, extra_training=corpus_rows() if cv else None,
+                          llm=llm_from_settings(llm_url, llm_model),
                           progress=lambda message: status.update(message))
     if result["overlap_with_training"]:
         err.print(f"[yellow]warning:[/yellow] {result['overlap_with_training']:,} of these texts were in the model's "
@@ -289,8 +329,10 @@ def eval_(
 def predict(
     input_path: Annotated[Path, typer.Argument(help="JSONL with a `text` field per row (other fields kept).")],
     output: Annotated[Path, typer.Option("--output", help="JSONL to write, each row with labels added.")],
-    tier: Annotated[str, typer.Option("--tier", help="fast, accurate or cascade.")] = "cascade",
+    tier: Annotated[str, typer.Option("--tier", help="fast, accurate, cascade or llm.")] = "cascade",
     model_dir: ModelDirOption = None,
+    llm_url: LlmUrlOption = None,
+    llm_model: LlmModelOption = None,
 ) -> None:
     """Label texts from a JSONL file: work_probability, work, topic, topic_group, intent, tier.
 
@@ -298,10 +340,12 @@ def predict(
     """
     from worksignal.classify.cascade import MODES, Cascade
     from worksignal.classify.model import ClassifierModel
+    from worksignal.classify.stage import llm_from_settings
 
     if tier not in MODES:
         raise UsageError(f"--tier must be one of {', '.join(MODES)}.")
-    cascade = Cascade(ClassifierModel.load(setting("model_dir", model_dir) or None), tier)
+    cascade = Cascade(ClassifierModel.load(setting("model_dir", model_dir) or None), tier,
+                      llm=llm_from_settings(llm_url, llm_model))
     rows = []
     with input_path.open(encoding="utf-8") as f:
         lines = list(f)

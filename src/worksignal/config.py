@@ -75,6 +75,11 @@ SETTINGS: dict[str, Setting] = {
             "",
             "Folder of a model written by `worksignal train`; empty means the shipped model.",
         ),
+        Setting("llm_url", "", "OpenAI-compatible API base URL for the optional llm tier (off when empty)."),
+        Setting("llm_model", "", "Model name to ask at llm_url."),
+        Setting("llm_key", "", "Bearer token for llm_url, if it needs one."),
+        Setting("llm_budget", 1000, "Most LLM calls one command may make.", minimum=0),
+        Setting("llm_rate", 5.0, "Most LLM calls per second."),
         Setting(
             "min_group_size",
             10,

@@ -12,9 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from worksignal.classify.llm import LLMClassifier
 from worksignal.classify.model import ClassifierModel, Prediction
+from worksignal.classify.taxonomy import TOPIC_GROUPS
+from worksignal.errors import UsageError
 
-MODES = ("fast", "accurate", "cascade")
+MODES = ("fast", "accurate", "cascade", "llm")
+#: The LLM tier answers a label, not a probability: its work label is stored at this confidence.
+LLM_CONFIDENCE = 0.9
+DEFAULT_LLM_BELOW = 0.3
 
 
 @dataclass
@@ -33,12 +39,17 @@ class Cascade:
     """Label texts with the fast tier, the accurate tier, or both in a cascade."""
 
     def __init__(self, model: ClassifierModel | None = None, mode: str = "cascade",
-                 escalate_below: float | None = None) -> None:
+                 escalate_below: float | None = None, llm: LLMClassifier | None = None,
+                 llm_below: float = DEFAULT_LLM_BELOW) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
+        if mode == "llm" and llm is None:
+            raise UsageError("the llm tier needs --llm-url and --llm-model.")
         self.model = model or ClassifierModel.load()
         self.mode = mode
         self.escalate_below = self.model.escalate_below if escalate_below is None else escalate_below
+        self.llm = llm
+        self.llm_below = llm_below
 
     @property
     def version(self) -> str:
@@ -52,12 +63,13 @@ class Cascade:
         context = context if context is not None else [""] * len(first)
         if self.mode == "accurate":
             p = self._tier("accurate", first, context)
-            return Labels(p.work_probability, p.topic, p.topic_group, p.intent, np.full(len(first), "accurate"))
+            return Labels(p.work_probability, p.topic, p.topic_group, p.intent, np.full(len(first), "accurate", dtype=object))
         p = self._tier("fast", first, context)
         labels = Labels(p.work_probability.copy(), p.topic.copy(), p.topic_group.copy(), p.intent.copy(),
                         np.full(len(first), "fast", dtype=object))
-        if self.mode == "cascade":
-            unsure = np.flatnonzero(p.confidence < self.escalate_below)
+        confidence = p.confidence
+        if self.mode in ("cascade", "llm"):
+            unsure = np.flatnonzero(p.confidence < self.escalate_below) if self.mode == "cascade" else np.arange(len(first))
             if len(unsure):
                 q = self._tier("accurate", [first[i] for i in unsure], [context[i] for i in unsure])
                 labels.work_probability[unsure] = q.work_probability
@@ -65,6 +77,18 @@ class Cascade:
                 labels.topic_group[unsure] = q.topic_group
                 labels.intent[unsure] = q.intent
                 labels.tier[unsure] = "accurate"
+                confidence = confidence.copy()
+                confidence[unsure] = q.confidence
+        if self.llm is not None:
+            ask = np.arange(len(first)) if self.mode == "llm" else np.flatnonzero(confidence < self.llm_below)
+            for i in ask:
+                answer = self.llm.label([first[i], context[i]] if context[i].strip() else [first[i]])
+                if answer is None:
+                    continue  # budget spent or no valid answer: the previous tier's label stands
+                work, topic, intent = answer
+                labels.work_probability[i] = LLM_CONFIDENCE if work else 1 - LLM_CONFIDENCE
+                labels.topic[i], labels.topic_group[i] = topic, TOPIC_GROUPS[topic]
+                labels.intent[i], labels.tier[i] = intent, "llm"
         return labels
 
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from worksignal.classify.cascade import Cascade, Labels
+from worksignal.classify.llm import LLMClassifier
 from worksignal.classify.model import ClassifierModel, Encoders
 from worksignal.classify.taxonomy import TOPIC_GROUPS
 from worksignal.classify.train import escalation_threshold, fit_tiers, text_hashes
@@ -46,6 +47,7 @@ def _predict(cascade: Cascade, texts: list[str]) -> tuple[Labels, float]:
 
 def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None, mode: str = "cascade",
              cv: int = 0, extra_training: list[dict[str, Any]] | None = None, seed: int = 0,
+             llm: LLMClassifier | None = None,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Metrics for `rows` (text, work, optional topic) under one tier or the cascade."""
     texts = [r["text"] for r in rows]
@@ -69,14 +71,14 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
             threshold = escalation_threshold(tiers, encoders, [r["text"] for r in training], 0.2)
             fold_model = ClassifierModel({"version": f"cv-fold-{k}", "thresholds": {"escalate_below": threshold}},
                                          tiers, encoders=encoders)
-            labels, spent = _predict(Cascade(fold_model, mode), [texts[i] for i in test_idx])
+            labels, spent = _predict(Cascade(fold_model, mode, llm=llm), [texts[i] for i in test_idx])
             seconds += spent
             work_p[test_idx], topic[test_idx], group[test_idx], tier[test_idx] = (
                 labels.work_probability, labels.topic, labels.topic_group, labels.tier)
         overlap = 0
     else:
         model = model or ClassifierModel.load()
-        labels, seconds = _predict(Cascade(model, mode), texts)
+        labels, seconds = _predict(Cascade(model, mode, llm=llm), texts)
         work_p, topic, group, tier = labels.work_probability, labels.topic, labels.topic_group, labels.tier
         overlap = int(np.isin(text_hashes(texts), model.train_hashes).sum())
 
