@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,27 +190,36 @@ class Store:
                 f"({SCHEMA_VERSION}); upgrade worksignal."
             )
         for version in range(current, SCHEMA_VERSION):
-            self.con.execute("BEGIN TRANSACTION")
-            self.con.execute(MIGRATIONS[version])
-            self.con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version + 1)]
-            )
-            self.con.execute("COMMIT")
+            with self.transaction() as con:
+                con.execute(MIGRATIONS[version])
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version + 1)])
 
     # -- writes ---------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One atomic write: a killed run leaves whole transactions or nothing."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def _register_numbered(self, name: str, batch: pa.RecordBatch) -> None:
+        """Expose a batch to SQL with its row order as `_row` (later rows win duplicates)."""
+        table = pa.Table.from_batches([batch]).append_column("_row", pa.array(range(batch.num_rows), pa.int64()))
+        self.con.register(name, table)
 
     def write_conversations(self, batch: pa.RecordBatch, quarantined: Iterable[Quarantined]) -> WriteCounts:
         """Insert new conversations, update changed ones in place, record quarantine; atomically."""
         counts = WriteCounts()
         con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             counts.quarantined = self._write_quarantine(quarantined, counts.reasons)
             if batch.num_rows:
-                table = pa.Table.from_batches([batch]).append_column(
-                    "_row", pa.array(range(batch.num_rows), pa.int64())
-                )
-                con.register("_batch", table)
+                self._register_numbered("_batch", batch)
                 # Within a batch, the version with most messages wins, then the later line.
                 con.execute(
                     """
@@ -274,37 +285,24 @@ class Store:
                         ON CONFLICT DO NOTHING
                         """
                     )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return counts
 
     def write_labels(self, batch: pa.RecordBatch) -> None:
         """Replace the labels of the batch's conversations (rows without a tier get none)."""
         con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             con.register("_labels", pa.Table.from_batches([batch]))
             con.execute("DELETE FROM labels WHERE conversation_id IN (SELECT conversation_id FROM _labels)")
             con.execute(f"INSERT INTO labels SELECT {_LABEL_COLUMNS} FROM _labels WHERE tier IS NOT NULL")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def write_people(self, batch: pa.RecordBatch, quarantined: Iterable[Quarantined]) -> WriteCounts:
         """Upsert directory rows; the directory wins over teams seen in logs."""
         counts = WriteCounts()
         con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             counts.quarantined = self._write_quarantine(quarantined, counts.reasons)
             if batch.num_rows:
-                table = pa.Table.from_batches([batch]).append_column(
-                    "_row", pa.array(range(batch.num_rows), pa.int64())
-                )
-                con.register("_people", table)
+                self._register_numbered("_people", batch)
                 con.execute(
                     """
                     CREATE OR REPLACE TEMP TABLE _incoming_people AS
@@ -339,10 +337,6 @@ class Store:
                     """
                 )
                 self._refresh_org_paths()
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return counts
 
     def _refresh_org_paths(self) -> None:
@@ -406,6 +400,5 @@ class Store:
 
 
 def quarantine_id(q: Quarantined) -> str:
-    import hashlib
-
+    """Stable per location and reason: re-ingesting a bad file adds no rows."""
     return hashlib.blake2b(f"{q.location}\x00{q.reason}".encode(), digest_size=16).hexdigest()
