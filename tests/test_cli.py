@@ -66,10 +66,14 @@ def test_report_json_contract_and_small_teams_hidden(tmp_path: Path):
         active.setdefault(record["team"], set()).add(record["user"])
     sizes = {team: len(users) for team, users in active.items()}
     shown = {t["team"] for t in data["teams"]}
-    assert shown == {team for team, n in sizes.items() if n >= 10}
-    assert data["teams_hidden"] == sum(n < 10 for n in sizes.values()) > 0
+    assert shown <= {team for team, n in sizes.items() if n >= 10}
+    hidden = {s["team"]: s["reason"] for s in data["suppressed"] if s["cell"] == "team"}
+    assert set(hidden) == set(sizes) - shown and data["teams_hidden"] == len(hidden) > 0
+    assert {team for team, reason in hidden.items() if reason == "below_floor"} == {t for t, n in sizes.items() if n < 10}
     for team in data["teams"]:
         assert set(team) >= {"team", "people", "conversations", "work_share"} and team["people"] >= 10
+    admin = json.loads(run("report", "--store", store, "--json", "--role", "admin").stdout)
+    assert {t["team"] for t in admin["teams"]} == set(sizes) and admin["suppressed"] == []
     assert data["rule_based_labels"] is False
     assert {c["tier"] for c in data["classifiers"]} <= {"fast", "accurate"}
     assert sum(c["conversations"] for c in data["classifiers"]) == data["labelled"]

@@ -107,6 +107,8 @@ def ingest(
 def report(
     store: StoreOption = DEFAULT_STORE,
     min_group_size: Annotated[int | None, typer.Option(help=SETTINGS["min_group_size"].help)] = None,
+    min_conversations: Annotated[int | None, typer.Option(help=SETTINGS["min_conversations"].help)] = None,
+    role: Annotated[str, typer.Option("--role", help="analyst (aggregates above the floor) or admin (no suppression).")] = "analyst",
     json: JsonOption = False,
 ) -> None:
     """Print the report: volumes, work share, teams above the group floor, quarantine.
@@ -118,7 +120,8 @@ def report(
     from worksignal.store import Store
 
     with Store(store, read_only=True) as db:
-        data = summary(db, min_group_size=setting("min_group_size", min_group_size))
+        data = summary(db, min_group_size=setting("min_group_size", min_group_size),
+                       min_conversations=min_conversations, role=role)
     if json:
         _print_json(data)
     else:

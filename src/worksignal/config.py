@@ -86,6 +86,12 @@ SETTINGS: dict[str, Setting] = {
             "Fewest distinct people a team row must cover to be shown in a report.",
             minimum=5,
         ),
+        Setting(
+            "min_conversations",
+            10,
+            "Fewest conversations a shown cell (or the residual of hidden cells) must cover.",
+            minimum=1,
+        ),
     ]
 }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from worksignal.classify.taxonomy import GROUPS
+from worksignal.errors import UsageError
+from worksignal.privacy.guard import Cell, Floor, guard_children
 from worksignal.store import Store
 
 # A conversation's team: the directory's word first, else what the log said.
@@ -21,8 +23,18 @@ def _share(numerator: Any, denominator: Any) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def summary(store: Store, *, min_group_size: int) -> dict[str, Any]:
-    """Everything the report prints, as plain data (the JSON output is exactly this)."""
+ROLES = ("analyst", "admin")
+
+
+def summary(store: Store, *, min_group_size: int, min_conversations: int | None = None,
+            role: str = "analyst") -> dict[str, Any]:
+    """Everything the report prints, as plain data (the JSON output is exactly this).
+
+    For every role but admin, team rows and topic buckets pass the privacy guard.
+    """
+    if role not in ROLES:
+        raise UsageError(f"--role {role!r} is not one of {', '.join(ROLES)}.")
+    floor = Floor.from_settings(min_group_size, min_conversations) if role != "admin" else Floor(0, 0)
     q = store.query
     totals = q(f"""
         SELECT count(*), count(DISTINCT person_key), count(work), count(*) FILTER (WHERE work),
@@ -30,23 +42,34 @@ def summary(store: Store, *, min_group_size: int) -> dict[str, Any]:
         FROM ({_CONVERSATION_TEAMS})
     """)[0]
     conversations, people, labelled, work, tokens_in, tokens_out, cost = totals
-    teams = []
-    hidden_teams = 0
-    for team, n_people, n_conv, n_labelled, n_work in q(f"""
-        SELECT team, count(DISTINCT person_key), count(*), count(work), count(*) FILTER (WHERE work)
-        FROM ({_CONVERSATION_TEAMS}) GROUP BY team ORDER BY team
-    """):
-        if n_people < min_group_size:
-            hidden_teams += 1
-            continue
-        teams.append({"team": team, "people": n_people, "conversations": n_conv,
-                      "work_share": _share(n_work, n_labelled)})
-    topic_groups = {group: 0 for group in GROUPS}
-    for group, n in q(f"""
-        SELECT topic_group, count(*) FROM ({_CONVERSATION_TEAMS})
-        WHERE topic_group IS NOT NULL GROUP BY topic_group
-    """):
-        topic_groups[group] = n
+    team_cells = guard_children([
+        Cell(team, frozenset(people), n_conv, {"labelled": n_labelled, "work": n_work})
+        for team, people, n_conv, n_labelled, n_work in q(f"""
+            SELECT team, list(DISTINCT person_key) FILTER (WHERE person_key IS NOT NULL), count(*),
+                   count(work), count(*) FILTER (WHERE work)
+            FROM ({_CONVERSATION_TEAMS}) GROUP BY team ORDER BY team
+        """)
+    ], floor)
+    teams = [
+        {"team": c.key, "people": len(c.people), "conversations": c.conversations,
+         "work_share": _share(c.values["work"], c.values["labelled"])}
+        for c in team_cells if not c.suppressed
+    ]
+    suppressed = [{"cell": "team", "team": c.key, "suppressed": True, "reason": c.reason}
+                  for c in team_cells if c.suppressed]
+    group_rows = {group: (people, n) for group, people, n in q(f"""
+        SELECT topic_group, list(DISTINCT person_key) FILTER (WHERE person_key IS NOT NULL), count(*)
+        FROM ({_CONVERSATION_TEAMS}) WHERE topic_group IS NOT NULL GROUP BY topic_group
+    """)}
+    group_cells = guard_children(
+        [Cell(g, frozenset(group_rows.get(g, ([], 0))[0] or []), group_rows.get(g, ([], 0))[1]) for g in GROUPS], floor)
+    topic_groups: dict[str, dict[str, Any]] = {}
+    for cell in group_cells:
+        if cell.suppressed:
+            topic_groups[cell.key] = {"conversations": None, "share": None, "suppressed": True}
+            suppressed.append({"cell": "topic_group", "topic_group": cell.key, "suppressed": True, "reason": cell.reason})
+        else:
+            topic_groups[cell.key] = {"conversations": cell.conversations, "share": _share(cell.conversations, labelled)}
     classifiers = [
         {"tier": tier, "model_version": version, "conversations": n}
         for tier, version, n in q("SELECT tier, model_version, count(*) FROM labels GROUP BY ALL ORDER BY 1, 2")
@@ -66,10 +89,13 @@ def summary(store: Store, *, min_group_size: int) -> dict[str, Any]:
         "tokens_in": int(tokens_in or 0),
         "tokens_out": int(tokens_out or 0),
         "cost": round(float(cost or 0.0), 4),
-        "min_group_size": min_group_size,
+        "role": role,
+        "min_group_size": floor.min_group_size,
+        "min_conversations": floor.min_conversations,
         "teams": teams,
-        "teams_hidden": hidden_teams,
-        "topic_groups": {g: {"conversations": n, "share": _share(n, labelled)} for g, n in topic_groups.items()},
+        "teams_hidden": sum(c.suppressed for c in team_cells),
+        "topic_groups": topic_groups,
+        "suppressed": suppressed,
         "classifiers": classifiers,
         "rule_based_labels": any(c["tier"] == "rules" for c in classifiers),
         "quarantine": quarantine,

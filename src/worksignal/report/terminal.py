@@ -29,14 +29,20 @@ def render(data: dict[str, Any], console: Console) -> None:
         teams.add_row(row["team"], f"{row['people']:,}", f"{row['conversations']:,}", _pct(row["work_share"]))
     console.print(teams)
     if data["teams_hidden"]:
-        console.print(f"{data['teams_hidden']} team(s) below the minimum group size are not shown.")
+        console.print(
+            f"{data['teams_hidden']} team(s) are not shown: below the minimum group size, or hidden "
+            "so that they cannot be worked out from the totals."
+        )
 
     topics = Table(title="Topic groups")
     topics.add_column("group")
     topics.add_column("conversations", justify="right")
     topics.add_column("share", justify="right")
     for group, row in data["topic_groups"].items():
-        topics.add_row(group, f"{row['conversations']:,}", _pct(row["share"]))
+        if row.get("suppressed"):
+            topics.add_row(group, "suppressed", "-")
+        else:
+            topics.add_row(group, f"{row['conversations']:,}", _pct(row["share"]))
     console.print(topics)
 
     if data["quarantine"]:
