@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from worksignal.config import SETTINGS, setting
-from worksignal.errors import NothingReadError, UsageError, WorksignalError
+from worksignal.errors import NothingReadError, StoreError, UsageError, WorksignalError
 
 app = typer.Typer(
     help="Honest, privacy-first measurement of how a company uses AI assistants.",
@@ -119,9 +119,12 @@ def report(
     from worksignal.report.terminal import render
     from worksignal.store import Store
 
-    with Store(store, read_only=True) as db:
+    if not store.exists():
+        raise StoreError(f"no store at {store}; run `worksignal ingest` first or pass --store.")
+    with Store(store) as db:
         data = summary(db, min_group_size=setting("min_group_size", min_group_size),
                        min_conversations=min_conversations, role=role)
+        db.audit(_actor(), role, "report", f"min_group_size={data['min_group_size']}")
     if json:
         _print_json(data)
     else:
@@ -371,6 +374,85 @@ def predict(
                 f.write(orjson.dumps(row) + b"\n")
                 written += 1
     err.print(f"wrote {written:,} labelled rows to {output}")
+
+
+people_app = typer.Typer(help="People: opt-out and opt-in.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
+
+
+@people_app.command("optout")
+def people_optout(
+    person: Annotated[str, typer.Argument(help="Email, user id, or person key.")],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Opt a person out: no content analysis, labels removed, never exported.
+
+    Example: worksignal people optout alice@example.com
+    """
+    _set_opt_out(person, store, True)
+
+
+@people_app.command("optin")
+def people_optin(
+    person: Annotated[str, typer.Argument(help="Email, user id, or person key.")],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Undo an opt-out; run `worksignal classify` to label the person's conversations again.
+
+    Example: worksignal people optin alice@example.com
+    """
+    _set_opt_out(person, store, False)
+
+
+def _set_opt_out(person: str, store: Path, opted_out: bool) -> None:
+    from worksignal.privacy.optout import resolve_person, set_opt_out
+    from worksignal.privacy.pseudonym import Pseudonymiser, load_key
+    from worksignal.store import Store
+
+    key = resolve_person(person, Pseudonymiser(load_key()))
+    with Store(store) as db:
+        result = set_opt_out(db, key, opted_out)
+        db.audit(_actor(), "admin", "people optout" if opted_out else "people optin", key)
+    verb = "opted out" if opted_out else "opted back in"
+    out.print(f"person {key} {verb}" + (f"; {result['labels_removed']:,} labels removed" if opted_out else ""))
+
+
+@app.command()
+def purge(
+    store: StoreOption = DEFAULT_STORE,
+    older_than: Annotated[str | None, typer.Option("--older-than", help="Age such as 90d, 12w or 1y; default: the retention setting.")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Remove raw message content older than the retention period, keeping labels and counts.
+
+    Example: worksignal purge --older-than 90d
+    """
+    from worksignal.store import Store
+
+    days = _days(setting("retention", older_than))
+    with Store(store) as db:
+        result = db.purge_content(days)
+        db.audit(_actor(), "admin", "purge", f"older_than_days={days}")
+    result["older_than_days"] = days
+    if json:
+        _print_json(result)
+    else:
+        out.print(f"purged the content of {result['messages_purged']:,} messages older than {days} days")
+
+
+def _days(text: str) -> int:
+    units = {"d": 1, "w": 7, "y": 365}
+    value, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    if unit not in units or not value.isdigit():
+        raise UsageError(f"age {text!r} not understood; use a number with d, w or y, such as 90d.")
+    return int(value) * units[unit]
+
+
+def _actor() -> str:
+    import getpass
+    import os
+
+    return os.environ.get("WORKSIGNAL_ACTOR") or getpass.getuser()
 
 
 @app.command()

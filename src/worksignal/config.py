@@ -86,6 +86,7 @@ SETTINGS: dict[str, Setting] = {
             "Fewest distinct people a team row must cover to be shown in a report.",
             minimum=5,
         ),
+        Setting("retention", "365d", "How long raw message content is kept; `worksignal purge` drops older content."),
         Setting(
             "min_conversations",
             10,

@@ -26,6 +26,7 @@ from worksignal.ingest import Adapter, Quarantined, Source, detect, make_adapter
 from worksignal.ingest.base import JsonLinesAdapter
 from worksignal.ingest.source import Line, TruncatedInput
 from worksignal.normalise import normalise, normalise_people, parse_block
+from worksignal.privacy.optout import WithholdContent
 from worksignal.privacy.pseudonym import Pseudonymiser, load_key
 from worksignal.schema import RAW_CONVERSATION
 from worksignal.store import Store, WriteCounts
@@ -190,9 +191,10 @@ def ingest(
     if not files:
         raise UsageError("no input files given; pass one or more files or folders.")
     pseudonymise = Pseudonymiser(key if key is not None else load_key())
+    withhold = WithholdContent.from_store(store)
     runner = LocalRunner(
         store,
-        stages=[pseudonymise, classify_stage(tier)] if classify else [pseudonymise],
+        stages=[pseudonymise, withhold, classify_stage(tier)] if classify else [pseudonymise],
         person_stages=[pseudonymise],
         batch_size=setting("batch_size", batch_size),
         max_record_bytes=setting("max_record_bytes"),
@@ -216,6 +218,8 @@ def ingest(
             else:
                 counts = runner.run_file(source, adapter, progress)
                 name = adapter.name
+                if adapter.kind == "people":
+                    withhold.refresh(store)
             if progress is not None:
                 progress(source.size)
             report.add(counts)
@@ -254,7 +258,9 @@ def classify_store(
         WITH todo AS (
             SELECT c.conversation_id, l.conversation_id IS NOT NULL AS relabel
             FROM conversations c LEFT JOIN labels l USING (conversation_id)
+            LEFT JOIN people p ON p.person_key = c.person_key
             WHERE c.n_user_turns > 0 AND (l.conversation_id IS NULL OR l.model_version <> ?)
+              AND NOT coalesce(p.opted_out OR p.excluded, FALSE)
         ), turns AS (
             SELECT m.conversation_id, list(m.content ORDER BY m.idx) AS turns
             FROM messages m JOIN todo USING (conversation_id)

@@ -99,6 +99,15 @@ MIGRATIONS: list[str] = [
         status VARCHAR NOT NULL
     );
     """,
+    """
+    CREATE TABLE audit_log (
+        asked_at TIMESTAMPTZ NOT NULL,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        command VARCHAR NOT NULL,
+        detail VARCHAR
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -337,6 +346,11 @@ class Store:
                     """
                 )
                 self._refresh_org_paths()
+                for table_name in ("labels", "flags"):  # opted out or excluded: no content analysis kept
+                    con.execute(
+                        f"DELETE FROM {table_name} WHERE conversation_id IN (SELECT c.conversation_id "
+                        "FROM conversations c JOIN people p USING (person_key) WHERE p.opted_out OR p.excluded)"
+                    )
         return counts
 
     def _refresh_org_paths(self) -> None:
@@ -384,6 +398,28 @@ class Store:
         )
 
     # -- reads ----------------------------------------------------------------------------
+
+    def audit(self, actor: str, role: str, command: str, detail: str = "") -> None:
+        """Record who asked what, and when (every query by a role other than employee-self)."""
+        self.con.execute("INSERT INTO audit_log VALUES (now(), ?, ?, ?, ?)", [actor, role, command, detail])
+
+    def purge_content(self, older_than_days: int) -> dict[str, int]:
+        """Drop raw message content of conversations that started before the cut-off; labels
+        and counts stay."""
+        with self.transaction() as con:
+            row = con.execute(
+                """
+                SELECT count(*) FROM messages WHERE content IS NOT NULL AND conversation_id IN (
+                    SELECT conversation_id FROM conversations
+                    WHERE started_at < now() - to_days(CAST(? AS INTEGER)))
+                """, [older_than_days]).fetchall()[0]
+            con.execute(
+                """
+                UPDATE messages SET content = NULL WHERE content IS NOT NULL AND conversation_id IN (
+                    SELECT conversation_id FROM conversations
+                    WHERE started_at < now() - to_days(CAST(? AS INTEGER)))
+                """, [older_than_days])
+        return {"messages_purged": int(row[0])}
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
