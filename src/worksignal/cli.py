@@ -65,6 +65,7 @@ def ingest(
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help=SETTINGS["batch_size"].help)] = None,
     no_classify: Annotated[bool, typer.Option("--no-classify", help="Store without labels; run `worksignal classify` later.")] = False,
+    no_scan: Annotated[bool, typer.Option("--no-scan", help="Skip PII and secret scanning; run `worksignal scan` later.")] = False,
     tier: TierOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -87,7 +88,8 @@ def ingest(
 
         try:
             report = run_ingest(paths, db, format=format, mapping=mapping, identity=identity,
-                                batch_size=batch_size, classify=not no_classify, tier=tier, on_file=on_file)
+                                batch_size=batch_size, classify=not no_classify, scan=not no_scan,
+                                tier=tier, on_file=on_file)
         except NothingReadError as exc:
             if json and hasattr(exc, "report"):
                 _print_json({**exc.report.as_json(), "error": str(exc)})
@@ -374,6 +376,29 @@ def predict(
                 f.write(orjson.dumps(row) + b"\n")
                 written += 1
     err.print(f"wrote {written:,} labelled rows to {output}")
+
+
+@app.command()
+def scan(
+    store: StoreOption = DEFAULT_STORE,
+    json: JsonOption = False,
+) -> None:
+    """Scan stored conversations not scanned yet for PII and secrets (spans to a side table).
+
+    Example: worksignal scan --store org.duckdb
+    """
+    from worksignal.pipeline import scan_store
+    from worksignal.privacy.scan import ScanStage
+    from worksignal.store import Store
+
+    with Store(store) as db, Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
+                                      TimeRemainingColumn(), console=err, transient=json) as bar:
+        task = bar.add_task("scan", total=None)
+        result = scan_store(db, ScanStage(), on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if json:
+        _print_json(result)
+    else:
+        out.print(f"scanned {result['scanned']:,} conversations; {result['with_findings']:,} carried PII or secrets")
 
 
 people_app = typer.Typer(help="People: opt-out and opt-in.", no_args_is_help=True)

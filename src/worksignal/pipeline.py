@@ -28,6 +28,7 @@ from worksignal.ingest.source import Line, TruncatedInput
 from worksignal.normalise import normalise, normalise_people, parse_block
 from worksignal.privacy.optout import WithholdContent
 from worksignal.privacy.pseudonym import Pseudonymiser, load_key
+from worksignal.privacy.scan import ScanStage
 from worksignal.schema import RAW_CONVERSATION
 from worksignal.store import Store, WriteCounts
 
@@ -183,6 +184,7 @@ def ingest(
     key: bytes | None = None,
     batch_size: int | None = None,
     classify: bool = True,
+    scan: bool = True,
     tier: str | None = None,
     on_file: Callable[[Path, int], Progress] | None = None,
 ) -> IngestReport:
@@ -194,7 +196,7 @@ def ingest(
     withhold = WithholdContent.from_store(store)
     runner = LocalRunner(
         store,
-        stages=[pseudonymise, withhold, classify_stage(tier)] if classify else [pseudonymise],
+        stages=[pseudonymise, withhold, *([ScanStage()] if scan else []), *([classify_stage(tier)] if classify else [])],
         person_stages=[pseudonymise],
         batch_size=setting("batch_size", batch_size),
         max_record_bytes=setting("max_record_bytes"),
@@ -291,3 +293,40 @@ def classify_store(
     con.execute("DROP TABLE _classify_todo")
     return {"labelled": total - relabel, "relabelled": relabel, "model_version": model_version,
             "tiers": dict(sorted(tiers.items()))}
+
+
+def scan_store(store: Store, stage: Callable[[pa.RecordBatch], pa.RecordBatch], *, batch_size: int | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Scan stored conversations that have no flags yet (opted-out and excluded people: never)."""
+    size = setting("batch_size", batch_size)
+    con = store.con
+    con.execute("DROP TABLE IF EXISTS _scan_todo")
+    con.execute(
+        """
+        CREATE TABLE _scan_todo AS
+        WITH todo AS (
+            SELECT c.conversation_id FROM conversations c
+            LEFT JOIN flags f USING (conversation_id) LEFT JOIN people p ON p.person_key = c.person_key
+            WHERE f.conversation_id IS NULL AND c.n_user_turns > 0 AND NOT coalesce(p.opted_out OR p.excluded, FALSE)
+        ), turns AS (
+            SELECT m.conversation_id, list(coalesce(m.content, '') ORDER BY m.idx) AS turns
+            FROM messages m JOIN todo USING (conversation_id) WHERE m.role = 'user' GROUP BY m.conversation_id
+        )
+        SELECT row_number() OVER (ORDER BY conversation_id) AS n, conversation_id,
+               coalesce(turns[1], '') AS user_text, coalesce(array_to_string(turns[2:], chr(10)), '') AS context_text
+        FROM turns
+        """
+    )
+    total = con.execute("SELECT count(*) FROM _scan_todo").fetchall()[0][0]
+    flagged = 0
+    for start in range(0, total, size):
+        table = con.sql("SELECT conversation_id, user_text, context_text FROM _scan_todo WHERE n > $1 AND n <= $2",
+                        params=[start, start + size]).to_arrow_table()
+        assert table is not None
+        scanned = stage(table.combine_chunks().to_batches()[0])
+        flagged += sum(1 for spans in scanned.column("scan_spans").to_pylist() if spans)
+        store.write_scan(scanned)
+        if on_progress:
+            on_progress(min(start + size, total), total)
+    con.execute("DROP TABLE _scan_todo")
+    return {"scanned": int(total), "with_findings": flagged}

@@ -108,11 +108,21 @@ MIGRATIONS: list[str] = [
         detail VARCHAR
     );
     """,
+    """
+    CREATE TABLE scan_spans (
+        conversation_id VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        span_start INTEGER NOT NULL,
+        span_end INTEGER NOT NULL,
+        type VARCHAR NOT NULL,
+        detector VARCHAR NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: Tables holding data (not run bookkeeping): what "same store content" compares.
-DATA_TABLES = ("people", "conversations", "messages", "labels", "flags", "outcomes", "quarantine")
+DATA_TABLES = ("people", "conversations", "messages", "labels", "flags", "scan_spans", "outcomes", "quarantine")
 
 _CONVERSATION_COLUMNS = (
     "conversation_id, person_key, source_format, source_id, location AS source_location, team, tool, "
@@ -262,7 +272,7 @@ class Store:
                 # Superseded duplicates inside the batch were read, not lost: count them.
                 counts.unchanged += batch.num_rows - (counts.ingested + counts.updated + counts.unchanged)
                 if counts.updated:
-                    for table_name in ("messages", "labels", "flags", "conversations"):
+                    for table_name in ("messages", "labels", "flags", "scan_spans", "conversations"):
                         con.execute(
                             f"DELETE FROM {table_name} WHERE conversation_id IN "
                             "(SELECT conversation_id FROM _status WHERE status = 'changed')"
@@ -286,6 +296,8 @@ class Store:
                         con.execute(
                             f"INSERT INTO labels SELECT {_LABEL_COLUMNS} FROM _write WHERE tier IS NOT NULL"
                         )
+                    if "scan_spans" in batch.schema.names:
+                        self._insert_scan("_write")
                     con.execute(
                         """
                         INSERT INTO people (person_key, team, source)
@@ -295,6 +307,27 @@ class Store:
                         """
                     )
         return counts
+
+    def _insert_scan(self, table: str) -> None:
+        self.con.execute(
+            f"INSERT INTO flags (conversation_id, pii_counts, secrets) "
+            f"SELECT conversation_id, pii_counts, secrets FROM {table} WHERE user_text <> ''"
+        )
+        self.con.execute(
+            f"""
+            INSERT INTO scan_spans
+            SELECT conversation_id, s.field, s.start, s."end", s.type, s.detector
+            FROM (SELECT conversation_id, unnest(scan_spans) AS s FROM {table})
+            """
+        )
+
+    def write_scan(self, batch: pa.RecordBatch) -> None:
+        """Replace the flags and spans of the batch's conversations."""
+        with self.transaction() as con:
+            con.register("_scan", pa.Table.from_batches([batch]))
+            for table_name in ("flags", "scan_spans"):
+                con.execute(f"DELETE FROM {table_name} WHERE conversation_id IN (SELECT conversation_id FROM _scan)")
+            self._insert_scan("_scan")
 
     def write_labels(self, batch: pa.RecordBatch) -> None:
         """Replace the labels of the batch's conversations (rows without a tier get none)."""

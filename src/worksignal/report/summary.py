@@ -12,10 +12,13 @@ from worksignal.store import Store
 # A conversation's team: the directory's word first, else what the log said.
 _CONVERSATION_TEAMS = """
     SELECT c.conversation_id, c.person_key, coalesce(p.team, c.team, '(no team)') AS team,
-           l.work, l.topic_group, c.tokens_in, c.tokens_out, c.cost
+           l.work, l.topic_group, c.tokens_in, c.tokens_out, c.cost,
+           f.conversation_id IS NOT NULL AS scanned, f.secrets > 0 AS has_secret,
+           cardinality(f.pii_counts) > 0 AS has_pii
     FROM conversations c
     LEFT JOIN people p USING (person_key)
     LEFT JOIN labels l USING (conversation_id)
+    LEFT JOIN flags f USING (conversation_id)
 """
 
 
@@ -43,16 +46,20 @@ def summary(store: Store, *, min_group_size: int, min_conversations: int | None 
     """)[0]
     conversations, people, labelled, work, tokens_in, tokens_out, cost = totals
     team_cells = guard_children([
-        Cell(team, frozenset(people), n_conv, {"labelled": n_labelled, "work": n_work})
-        for team, people, n_conv, n_labelled, n_work in q(f"""
+        Cell(team, frozenset(people), n_conv,
+             {"labelled": n_labelled, "work": n_work, "scanned": n_scanned, "secret": n_secret, "pii": n_pii})
+        for team, people, n_conv, n_labelled, n_work, n_scanned, n_secret, n_pii in q(f"""
             SELECT team, list(DISTINCT person_key) FILTER (WHERE person_key IS NOT NULL), count(*),
-                   count(work), count(*) FILTER (WHERE work)
+                   count(work), count(*) FILTER (WHERE work), count(*) FILTER (WHERE scanned),
+                   count(*) FILTER (WHERE has_secret), count(*) FILTER (WHERE has_pii)
             FROM ({_CONVERSATION_TEAMS}) GROUP BY team ORDER BY team
         """)
     ], floor)
     teams = [
         {"team": c.key, "people": len(c.people), "conversations": c.conversations,
-         "work_share": _share(c.values["work"], c.values["labelled"])}
+         "work_share": _share(c.values["work"], c.values["labelled"]),
+         "secret_share": _share(c.values["secret"], c.values["scanned"]),
+         "pii_share": _share(c.values["pii"], c.values["scanned"])}
         for c in team_cells if not c.suppressed
     ]
     suppressed = [{"cell": "team", "team": c.key, "suppressed": True, "reason": c.reason}

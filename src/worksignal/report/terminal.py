@@ -23,10 +23,11 @@ def render(data: dict[str, Any], console: Console) -> None:
     console.print(overview)
 
     teams = Table(title=f"Teams (only teams of at least {data['min_group_size']} people are shown)")
-    for column in ("team", "people", "conversations", "work share"):
+    for column in ("team", "people", "conversations", "work share", "with secrets", "with PII"):
         teams.add_column(column, justify="left" if column == "team" else "right")
     for row in data["teams"]:
-        teams.add_row(row["team"], f"{row['people']:,}", f"{row['conversations']:,}", _pct(row["work_share"]))
+        teams.add_row(row["team"], f"{row['people']:,}", f"{row['conversations']:,}", _pct(row["work_share"]),
+                      _pct(row.get("secret_share")), _pct(row.get("pii_share")))
     console.print(teams)
     if data["teams_hidden"]:
         console.print(
