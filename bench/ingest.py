@@ -5,9 +5,9 @@ Prints throughput and peak resident memory of the whole process tree (the ingest
 and its parser processes, sampled every 50 ms), next to a baseline measured in the same
 run: decoding every line with orjson and nothing else, the floor of any JSON ingest.
 
-"ingest + store" runs `ingest --no-classify` (parse, normalise, pseudonymise, store); the
-end-to-end figures with labels (`--tier fast` on everything, and the default cascade on a
-tenth) follow, since classification then bounds the rate.
+"ingest + store" runs `ingest --no-classify --no-scan` (parse, normalise, pseudonymise,
+store); the figures with scanning, and with labels (`--tier fast` on everything, the
+default cascade on a tenth) follow, since those stages then bound the rate.
 
     python bench/ingest.py [--conversations 1000000] [--workdir bench/out]
 """
@@ -86,7 +86,8 @@ def main() -> None:
     for suffix in ("", ".wal"):
         Path(str(store) + suffix).unlink(missing_ok=True)
     env = {**os.environ, "WORKSIGNAL_KEY": "bench-key-0123456789abcdef"}
-    command = [sys.executable, "-m", "worksignal", "ingest", str(data), "--store", str(store), "--json", "--no-classify"]
+    command = [sys.executable, "-m", "worksignal", "ingest", str(data), "--store", str(store), "--json",
+               "--no-classify", "--no-scan"]
     seconds, peak, out = run_measured(command, env)
     result = json.loads(out)
     again, peak_again, out_again = run_measured(command, env)
@@ -107,22 +108,24 @@ def main() -> None:
     small_store = args.workdir / "bench-fifth.duckdb"
     for suffix in ("", ".wal"):
         Path(str(small_store) + suffix).unlink(missing_ok=True)
-    small_command = [*command[:4], str(fifth), "--store", str(small_store), "--json", "--no-classify"]
+    small_command = [*command[:4], str(fifth), "--store", str(small_store), "--json", "--no-classify", "--no-scan"]
     small_seconds, small_peak, small_out = run_measured(small_command, env)
     small_n = json.loads(small_out)["ingested"]
     print(f"same ingest of {small_n:,}: {small_n / small_seconds:,.0f}/s, peak RSS {small_peak / 2**30:.2f} GiB "
           f"({peak / small_peak:.2f}x the peak for 5x the data)")
 
-    # End to end, with labels.
-    for tier, path in (("fast", data), ("cascade", _head(data, args.workdir, args.conversations // 10))):
-        labelled_store = args.workdir / f"bench-{tier}.duckdb"
+    # With scanning, then end to end with labels.
+    tenth = _head(data, args.workdir, args.conversations // 10)
+    for name, path, extra in (("scan", data, ["--no-classify"]), ("scan + classify (fast)", data, ["--tier", "fast"]),
+                              ("scan + classify (cascade)", tenth, ["--tier", "cascade"])):
+        staged_store = args.workdir / "bench-staged.duckdb"
         for suffix in ("", ".wal"):
-            Path(str(labelled_store) + suffix).unlink(missing_ok=True)
-        labelled = [*command[:4], str(path), "--store", str(labelled_store), "--json", "--tier", tier]
-        seconds, tier_peak, tier_out = run_measured(labelled, env)
-        n_tier = json.loads(tier_out)["ingested"]
-        print(f"ingest + classify ({tier}) + store: {n_tier:,} in {seconds:.1f} s = {n_tier / seconds:,.0f}/s, "
-              f"peak RSS {tier_peak / 2**30:.2f} GiB")
+            Path(str(staged_store) + suffix).unlink(missing_ok=True)
+        staged = [*command[:4], str(path), "--store", str(staged_store), "--json", *extra]
+        seconds, staged_peak, staged_out = run_measured(staged, env)
+        n_staged = json.loads(staged_out)["ingested"]
+        print(f"ingest + {name} + store: {n_staged:,} in {seconds:.1f} s = {n_staged / seconds:,.0f}/s, "
+              f"peak RSS {staged_peak / 2**30:.2f} GiB")
 
 
 def _head(data: Path, workdir: Path, n: int) -> Path:
