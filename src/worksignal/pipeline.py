@@ -242,6 +242,41 @@ def ingest(
     return report
 
 
+_TODO_WITH_TURNS = """
+CREATE TABLE {name} AS
+WITH todo AS ({todo}), turns AS (
+    SELECT m.conversation_id, list(coalesce(m.content, '') ORDER BY m.idx) AS turns
+    FROM messages m JOIN todo USING (conversation_id)
+    WHERE m.role = 'user' GROUP BY m.conversation_id
+)
+SELECT row_number() OVER (ORDER BY t.conversation_id) AS n, t.*,
+       coalesce(u.turns[1], '') AS user_text,
+       coalesce(array_to_string(u.turns[2:], chr(10)), '') AS context_text
+FROM todo t JOIN turns u USING (conversation_id)
+"""
+
+
+def _stored_batches(store: Store, name: str, todo: str, params: list[Any], size: int,
+                    on_progress: Callable[[int, int], None] | None) -> Iterator[pa.RecordBatch]:
+    """Stored conversations picked by `todo` (a query of conversation ids), with their user
+    turns as `user_text`/`context_text`, in batches; the work list is a table, so the
+    batches can be written back on the same connection while it is read."""
+    con = store.con
+    con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.execute(_TODO_WITH_TURNS.format(name=name, todo=todo), params)
+    total = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+    try:
+        for start in range(0, total, size):
+            table = con.sql(f"SELECT * EXCLUDE (n) FROM {name} WHERE n > $1 AND n <= $2 ORDER BY n",
+                            params=[start, start + size]).to_arrow_table()
+            assert table is not None
+            yield table.combine_chunks().to_batches()[0]
+            if on_progress:
+                on_progress(min(start + size, total), total)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
 def classify_store(
     store: Store,
     stage: Callable[[pa.RecordBatch], pa.RecordBatch],
@@ -250,83 +285,43 @@ def classify_store(
     batch_size: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Label conversations that have no label, or a label from another model version."""
-    size = setting("batch_size", batch_size)
-    con = store.con
-    con.execute("DROP TABLE IF EXISTS _classify_todo")
-    con.execute(
-        """
-        CREATE TABLE _classify_todo AS
-        WITH todo AS (
-            SELECT c.conversation_id, l.conversation_id IS NOT NULL AS relabel
-            FROM conversations c LEFT JOIN labels l USING (conversation_id)
-            LEFT JOIN people p ON p.person_key = c.person_key
-            WHERE c.n_user_turns > 0 AND (l.conversation_id IS NULL OR l.model_version <> ?)
-              AND NOT coalesce(p.opted_out OR p.excluded, FALSE)
-        ), turns AS (
-            SELECT m.conversation_id, list(m.content ORDER BY m.idx) AS turns
-            FROM messages m JOIN todo USING (conversation_id)
-            WHERE m.role = 'user' GROUP BY m.conversation_id
-        )
-        SELECT row_number() OVER (ORDER BY t.conversation_id) AS n, t.conversation_id, t.relabel,
-               coalesce(u.turns[1], '') AS user_text,
-               coalesce(array_to_string(u.turns[2:], chr(10)), '') AS context_text
-        FROM todo t LEFT JOIN turns u USING (conversation_id)
-        """,
-        [model_version],
-    )
-    total, relabel = con.execute("SELECT count(*), count(*) FILTER (WHERE relabel) FROM _classify_todo").fetchall()[0]
+    """Label conversations that have no label, or a label from another model version
+    (opted-out and excluded people: never)."""
+    todo = """
+        SELECT c.conversation_id, l.conversation_id IS NOT NULL AS relabel
+        FROM conversations c LEFT JOIN labels l USING (conversation_id)
+        LEFT JOIN people p ON p.person_key = c.person_key
+        WHERE c.n_user_turns > 0 AND (l.conversation_id IS NULL OR l.model_version <> ?)
+          AND NOT coalesce(p.opted_out OR p.excluded, FALSE)
+    """
+    labelled = relabelled = 0
     tiers: dict[str, int] = {}
-    for start in range(0, total, size):
-        table = con.sql(
-            "SELECT conversation_id, user_text, context_text FROM _classify_todo WHERE n > $1 AND n <= $2 ORDER BY n",
-            params=[start, start + size],
-        ).to_arrow_table()
-        assert table is not None
-        batch = table.combine_chunks().to_batches()[0]
-        labelled = stage(batch)
-        for tier, n in zip(*np.unique(np.array(labelled.column("tier").to_pylist(), dtype=object).astype(str), return_counts=True), strict=True):
-            tiers[tier] = tiers.get(tier, 0) + int(n)
-        store.write_labels(labelled)
-        if on_progress:
-            on_progress(min(start + size, total), total)
-    con.execute("DROP TABLE _classify_todo")
-    return {"labelled": total - relabel, "relabelled": relabel, "model_version": model_version,
+    for batch in _stored_batches(store, "_classify_todo", todo, [model_version], setting("batch_size", batch_size),
+                                 on_progress):
+        relabel = np.asarray(batch.column("relabel").to_numpy(zero_copy_only=False), dtype=bool)
+        relabelled += int(relabel.sum())
+        labelled += int((~relabel).sum())
+        result = stage(batch)
+        for tier in result.column("tier").to_pylist():
+            if tier is not None:
+                tiers[tier] = tiers.get(tier, 0) + 1
+        store.write_labels(result)
+    return {"labelled": labelled, "relabelled": relabelled, "model_version": model_version,
             "tiers": dict(sorted(tiers.items()))}
 
 
 def scan_store(store: Store, stage: Callable[[pa.RecordBatch], pa.RecordBatch], *, batch_size: int | None = None,
                on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Scan stored conversations that have no flags yet (opted-out and excluded people: never)."""
-    size = setting("batch_size", batch_size)
-    con = store.con
-    con.execute("DROP TABLE IF EXISTS _scan_todo")
-    con.execute(
-        """
-        CREATE TABLE _scan_todo AS
-        WITH todo AS (
-            SELECT c.conversation_id FROM conversations c
-            LEFT JOIN flags f USING (conversation_id) LEFT JOIN people p ON p.person_key = c.person_key
-            WHERE f.conversation_id IS NULL AND c.n_user_turns > 0 AND NOT coalesce(p.opted_out OR p.excluded, FALSE)
-        ), turns AS (
-            SELECT m.conversation_id, list(coalesce(m.content, '') ORDER BY m.idx) AS turns
-            FROM messages m JOIN todo USING (conversation_id) WHERE m.role = 'user' GROUP BY m.conversation_id
-        )
-        SELECT row_number() OVER (ORDER BY conversation_id) AS n, conversation_id,
-               coalesce(turns[1], '') AS user_text, coalesce(array_to_string(turns[2:], chr(10)), '') AS context_text
-        FROM turns
-        """
-    )
-    total = con.execute("SELECT count(*) FROM _scan_todo").fetchall()[0][0]
-    flagged = 0
-    for start in range(0, total, size):
-        table = con.sql("SELECT conversation_id, user_text, context_text FROM _scan_todo WHERE n > $1 AND n <= $2",
-                        params=[start, start + size]).to_arrow_table()
-        assert table is not None
-        scanned = stage(table.combine_chunks().to_batches()[0])
-        flagged += sum(1 for spans in scanned.column("scan_spans").to_pylist() if spans)
-        store.write_scan(scanned)
-        if on_progress:
-            on_progress(min(start + size, total), total)
-    con.execute("DROP TABLE _scan_todo")
-    return {"scanned": int(total), "with_findings": flagged}
+    todo = """
+        SELECT c.conversation_id FROM conversations c
+        LEFT JOIN flags f USING (conversation_id) LEFT JOIN people p ON p.person_key = c.person_key
+        WHERE f.conversation_id IS NULL AND c.n_user_turns > 0 AND NOT coalesce(p.opted_out OR p.excluded, FALSE)
+    """
+    scanned = flagged = 0
+    for batch in _stored_batches(store, "_scan_todo", todo, [], setting("batch_size", batch_size), on_progress):
+        result = stage(batch)
+        scanned += result.num_rows
+        flagged += sum(1 for spans in result.column("scan_spans").to_pylist() if spans)
+        store.write_scan(result)
+    return {"scanned": scanned, "with_findings": flagged}
