@@ -7,6 +7,7 @@ only this module and the adapters.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -55,12 +56,16 @@ def normalise_people(records: list[dict[str, Any]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(records, schema=PERSON)
 
 
-def parse_block(adapter: JsonLinesAdapter, source_name: str, lines: list[Line],
-                 max_record_bytes: int) -> tuple[pa.RecordBatch, list[Quarantined]]:
-    """Lines to a normalised batch: what the parallel runner's worker processes do."""
+def parse_block(adapter: JsonLinesAdapter, source_name: str, lines: list[Line], max_record_bytes: int,
+                stages: Sequence[Callable[[pa.RecordBatch], pa.RecordBatch]] = ()) -> tuple[pa.RecordBatch, list[Quarantined]]:
+    """Lines to a normalised batch, then the leading stages that may run away from the
+    store: what the parallel runner's worker processes do."""
     records: list[dict[str, Any]] = []
     quarantined: list[Quarantined] = []
     for line in lines:
         for output in adapter.parse_line(source_name, line, max_record_bytes):
             (quarantined if isinstance(output, Quarantined) else records).append(output)  # type: ignore[arg-type]
-    return normalise(records), quarantined
+    batch = normalise(records)
+    for stage in stages:
+        batch = stage(batch)
+    return batch, quarantined

@@ -97,8 +97,9 @@ class LocalRunner:
     """Streams each file through the stages in bounded batches, one transaction per batch."""
 
     def __init__(self, store: Store, stages: Sequence[Stage], person_stages: Sequence[Stage],
-                 batch_size: int, max_record_bytes: int, workers: int = 1) -> None:
+                 batch_size: int, max_record_bytes: int, workers: int = 1, worker_stages: int = 0) -> None:
         self.workers = workers
+        self.worker_stages = worker_stages  # leading stages that are pure and picklable
         self.store = store
         self.stages = stages
         self.person_stages = person_stages
@@ -116,10 +117,10 @@ class LocalRunner:
         write = self._write_people if adapter.kind == "people" else self._write_conversations
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="worksignal-store") as downstream:
             pending: Future[WriteCounts] | None = None
-            for batch, quarantined in self._parsed_batches(source, adapter):
+            for batch, quarantined, staged in self._parsed_batches(source, adapter):
                 if pending is not None:
                     counts.add(pending.result())
-                pending = downstream.submit(write, batch, quarantined)
+                pending = downstream.submit(write, batch, quarantined, staged)
                 if progress is not None:
                     progress(source.position())
             if pending is not None:
@@ -127,7 +128,8 @@ class LocalRunner:
         counts.skipped += getattr(adapter, "skipped", 0)
         return counts
 
-    def _parsed_batches(self, source: Source, adapter: Adapter) -> Iterator[tuple[pa.RecordBatch, list[Quarantined]]]:
+    def _parsed_batches(self, source: Source, adapter: Adapter) -> Iterator[tuple[pa.RecordBatch, list[Quarantined], int]]:
+        """Batches with their quarantine entries and how many stages already ran on them."""
         parallel = (
             self.workers > 1
             and isinstance(adapter, JsonLinesAdapter)
@@ -139,10 +141,12 @@ class LocalRunner:
             return
         build = normalise_people if adapter.kind == "people" else normalise
         for records, quarantined in _batches(adapter.read(source, self.max_record_bytes), self.batch_size):
-            yield build(records), quarantined
+            yield build(records), quarantined, 0
 
-    def _parallel_batches(self, source: Source, adapter: JsonLinesAdapter) -> Iterator[tuple[pa.RecordBatch, list[Quarantined]]]:
-        """Blocks of lines parsed in worker processes, results taken back in file order."""
+    def _parallel_batches(self, source: Source, adapter: JsonLinesAdapter) -> Iterator[tuple[pa.RecordBatch, list[Quarantined], int]]:
+        """Blocks of lines parsed (and taken through the worker stages) in worker processes,
+        results taken back in file order."""
+        ahead = tuple(self.stages[: self.worker_stages])
         context = multiprocessing.get_context("spawn")  # never fork a process that holds DuckDB threads
         with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
             in_flight: deque[Future[tuple[pa.RecordBatch, list[Quarantined]]]] = deque()
@@ -152,25 +156,25 @@ class LocalRunner:
                 for line in source.lines(self.max_record_bytes):
                     block.append(line)
                     if len(block) >= self.batch_size:
-                        in_flight.append(pool.submit(parse_block, adapter, source.name, block, self.max_record_bytes))
+                        in_flight.append(pool.submit(parse_block, adapter, source.name, block, self.max_record_bytes, ahead))
                         block = []
                         if len(in_flight) > self.workers:
-                            yield in_flight.popleft().result()
+                            yield (*in_flight.popleft().result(), len(ahead))
                 if block:
-                    in_flight.append(pool.submit(parse_block, adapter, source.name, block, self.max_record_bytes))
+                    in_flight.append(pool.submit(parse_block, adapter, source.name, block, self.max_record_bytes, ahead))
             except TruncatedInput as exc:
                 if block:
-                    in_flight.append(pool.submit(parse_block, adapter, source.name, block, self.max_record_bytes))
+                    in_flight.append(pool.submit(parse_block, adapter, source.name, block, self.max_record_bytes, ahead))
                 truncated.append(Quarantined(source.name, f"{source.name}:end", "truncated_input", str(exc), ""))
             while in_flight:
-                yield in_flight.popleft().result()
+                yield (*in_flight.popleft().result(), len(ahead))
             if truncated:
-                yield normalise([]), truncated
+                yield normalise([]), truncated, 0
 
-    def _write_conversations(self, batch: pa.RecordBatch, quarantined: list[Quarantined]) -> WriteCounts:
-        return self.store.write_conversations(run_stages(batch, self.stages), quarantined)
+    def _write_conversations(self, batch: pa.RecordBatch, quarantined: list[Quarantined], staged: int) -> WriteCounts:
+        return self.store.write_conversations(run_stages(batch, self.stages[staged:]), quarantined)
 
-    def _write_people(self, batch: pa.RecordBatch, quarantined: list[Quarantined]) -> WriteCounts:
+    def _write_people(self, batch: pa.RecordBatch, quarantined: list[Quarantined], staged: int) -> WriteCounts:
         return self.store.write_people(run_stages(batch, self.person_stages), quarantined)
 
 
@@ -194,13 +198,17 @@ def ingest(
         raise UsageError("no input files given; pass one or more files or folders.")
     pseudonymise = Pseudonymiser(key if key is not None else load_key())
     withhold = WithholdContent.from_store(store)
+    # Pseudonymise, withhold and scan are pure per batch: large files run them in the
+    # parser processes too; classify (models loaded once) runs beside the store.
+    ahead: list[Stage] = [pseudonymise, withhold, *([ScanStage()] if scan else [])]
     runner = LocalRunner(
         store,
-        stages=[pseudonymise, withhold, *([ScanStage()] if scan else []), *([classify_stage(tier)] if classify else [])],
+        stages=[*ahead, *([classify_stage(tier)] if classify else [])],
         person_stages=[pseudonymise],
         batch_size=setting("batch_size", batch_size),
         max_record_bytes=setting("max_record_bytes"),
         workers=setting("workers"),
+        worker_stages=len(ahead),
     )
     report = IngestReport()
     run_id = uuid.uuid4().hex

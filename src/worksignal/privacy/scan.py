@@ -64,6 +64,10 @@ class Scanner:
         get_settings().configure_plugins([{"name": n} for n in SECRET_PLUGINS])
         self._scan_line = scan_line
 
+    def __reduce__(self) -> tuple[type[Scanner], tuple[()]]:
+        """Rebuilt, not copied, in another process: detect-secrets' plugin set is global state."""
+        return (Scanner, ())
+
     def secrets(self, text: str, field: str) -> list[Span]:
         spans = []
         offset = 0
