@@ -6,11 +6,15 @@ The stage blanks their text before the classifier sees it (so no label is stored
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from worksignal.privacy.pseudonym import Pseudonymiser
-from worksignal.store import Store
+
+if TYPE_CHECKING:  # the stage runs in parser processes, which should not load DuckDB
+    from worksignal.store import Store
 
 PERSON_KEY_CHARS = 24
 
