@@ -64,14 +64,18 @@ class Cascade:
         if self.mode == "accurate":
             p = self._tier("accurate", first, context)
             return Labels(p.work_probability, p.topic, p.topic_group, p.intent, np.full(len(first), "accurate", dtype=object))
-        p = self._tier("fast", first, context)
+        fast_features = self.model.encoders.features("fast", first, context)
+        p = self.model.tiers["fast"].predict(fast_features, first)
         labels = Labels(p.work_probability.copy(), p.topic.copy(), p.topic_group.copy(), p.intent.copy(),
                         np.full(len(first), "fast", dtype=object))
         confidence = p.confidence
         if self.mode in ("cascade", "llm"):
             unsure = np.flatnonzero(p.confidence < self.escalate_below) if self.mode == "cascade" else np.arange(len(first))
             if len(unsure):
-                q = self._tier("accurate", [first[i] for i in unsure], [context[i] for i in unsure])
+                # The escalated texts' static features are already computed: reuse them.
+                unsure_first = [first[i] for i in unsure]
+                features = self.model.encoders.accurate_from(fast_features[unsure], unsure_first)
+                q = self.model.tiers["accurate"].predict(features, unsure_first)
                 labels.work_probability[unsure] = q.work_probability
                 labels.topic[unsure] = q.topic
                 labels.topic_group[unsure] = q.topic_group

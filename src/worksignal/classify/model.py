@@ -75,8 +75,10 @@ class Encoders:
         if has_context.any():
             idx = np.flatnonzero(has_context)
             fast[idx] += CONTEXT_WEIGHT * self._encode("static", [context[i] for i in idx])
-        if tier == "fast":
-            return fast
+        return fast if tier == "fast" else self.accurate_from(fast, first)
+
+    def accurate_from(self, fast: np.ndarray, first: list[str]) -> np.ndarray:
+        """The accurate tier's features, given the fast tier's for the same texts."""
         return np.hstack([fast, self._encode("minilm", first)])
 
 
