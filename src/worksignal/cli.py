@@ -110,23 +110,37 @@ def report(
     store: StoreOption = DEFAULT_STORE,
     min_group_size: Annotated[int | None, typer.Option(help=SETTINGS["min_group_size"].help)] = None,
     min_conversations: Annotated[int | None, typer.Option(help=SETTINGS["min_conversations"].help)] = None,
-    role: Annotated[str, typer.Option("--role", help="analyst (aggregates above the floor) or admin (no suppression).")] = "analyst",
+    role: Annotated[str, typer.Option("--role", help="employee (own data), manager (own subtree), analyst "
+                                      "(whole organisation) or admin (no suppression).")] = "analyst",
+    viewer: Annotated[str | None, typer.Option("--as", help="Email or person key of the employee or manager "
+                                               "whose view this is.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the report as one HTML file here.")] = None,
     json: JsonOption = False,
 ) -> None:
-    """Print the report: volumes, work share, teams above the group floor, quarantine.
+    """Print the report: volumes, work share, teams and weeks above the group floor, quarantine.
 
-    Example: worksignal report --store org.duckdb --json
+    Example: worksignal report --store org.duckdb --role manager --as lead@example.com --json
     """
-    from worksignal.report.summary import summary
+    from worksignal.privacy.optout import resolve_person
+    from worksignal.privacy.pseudonym import Pseudonymiser, load_key
+    from worksignal.report.summary import PERSONAL_ROLES, summary
     from worksignal.report.terminal import render
     from worksignal.store import Store
 
     if not store.exists():
         raise StoreError(f"no store at {store}; run `worksignal ingest` first or pass --store.")
+    person_key = resolve_person(viewer, Pseudonymiser(load_key())) if viewer and role in PERSONAL_ROLES else None
     with Store(store) as db:
         data = summary(db, min_group_size=setting("min_group_size", min_group_size),
-                       min_conversations=min_conversations, role=role)
-        db.audit(_actor(), role, "report", f"min_group_size={data['min_group_size']}")
+                       min_conversations=min_conversations, role=role, viewer=person_key)
+        if role != "employee":  # a person looking at their own data is not audited
+            db.audit(_actor(), role, "report",
+                     f"min_group_size={data['min_group_size']}" + (f" as={person_key}" if person_key else ""))
+    if html:
+        from worksignal.report.html import write_html
+
+        write_html(data, html)
+        err.print(f"wrote {html}")
     if json:
         _print_json(data)
     else:

@@ -71,8 +71,14 @@ def test_report_is_audited(tmp_path: Path):
     env = {**os.environ, "WORKSIGNAL_ACTOR": "works-council"}
     subprocess.run([sys.executable, "-m", "worksignal", "report", "--store", str(path), "--json"],
                    check=True, capture_output=True, env=env)
+    for view in (["--role", "manager", "--as", "lead@example.com"], ["--role", "employee", "--as", "me@example.com"]):
+        subprocess.run([sys.executable, "-m", "worksignal", "report", "--store", str(path), "--json", *view],
+                       check=True, capture_output=True, env=env)
     with Store(path) as db:
-        assert db.query("SELECT actor, role, command FROM audit_log") == [("works-council", "analyst", "report")]
+        rows = db.query("SELECT actor, role, command, detail FROM audit_log ORDER BY asked_at")
+    # Every query but a person's look at their own data is audited, naming whose view it was.
+    assert [r[:3] for r in rows] == [("works-council", "analyst", "report"), ("works-council", "manager", "report")]
+    assert "as=" in rows[1][3] and "lead@example.com" not in rows[1][3]
 
 
 def test_forward_migration_from_version_one(tmp_path: Path):

@@ -84,7 +84,7 @@ def test_stage_columns():
 
 
 def test_canaries_never_reach_non_admin_output(tmp_path: Path):
-    """Planted canaries, emails and keys appear in no analyst output: terminal, JSON."""
+    """Planted canaries, emails and keys appear in no non-admin output: terminal, JSON, HTML."""
     canaries = ["CANARY-7f3a9c-ZEBRA", "canary.person@leak-test.example", "AKIAZZZZCANARY7777XX"]
     path = tmp_path / "logs.jsonl"
     rows = []
@@ -93,16 +93,25 @@ def test_canaries_never_reach_non_admin_output(tmp_path: Path):
         rows.append(json.dumps({"id": f"k{i}", "user": f"person{i % 12}@acme.example", "team": "payments",
                                 "messages": [{"role": "user", "content": text}]}))
     path.write_text("\n".join(rows) + "\n")
+    directory = tmp_path / "people.csv"
+    directory.write_text("email,team,manager\n" + "".join(
+        f"person{i}@acme.example,payments,{'' if i == 0 else 'person0@acme.example'}\n" for i in range(12)))
     store = str(tmp_path / "s.duckdb")
     env = os.environ.copy()
-    subprocess.run([sys.executable, "-m", "worksignal", "ingest", str(path), "--store", store, "--tier", "fast"],
-                   check=True, capture_output=True, env=env)
+    subprocess.run([sys.executable, "-m", "worksignal", "ingest", str(directory), str(path), "--store", store,
+                    "--tier", "fast"], check=True, capture_output=True, env=env)
     outputs = []
-    for args in (["report"], ["report", "--json"]):
-        result = subprocess.run([sys.executable, "-m", "worksignal", *args, "--store", store],
-                                check=True, capture_output=True, text=True, env=env)
-        outputs.append(result.stdout + result.stderr)
+    views = [["--role", "analyst"], ["--role", "manager", "--as", "person0@acme.example"],
+             ["--role", "employee", "--as", "person3@acme.example"]]
+    for n, view in enumerate(views):
+        for args in (["report"], ["report", "--json"]):
+            html = tmp_path / f"report-{n}-{len(args)}.html"
+            result = subprocess.run([sys.executable, "-m", "worksignal", *args, *view, "--html", str(html),
+                                     "--store", store], check=True, capture_output=True, text=True, env=env)
+            outputs += [result.stdout, result.stderr, html.read_text()]
     for output in outputs:
-        for canary in [*canaries, "person0@acme.example"]:
+        for canary in [*canaries, "person0@acme.example", "person3@acme.example"]:
             assert canary not in output
-    assert json.loads(outputs[1])["teams"][0]["secret_share"] > 0  # the finding is reported, not the secret
+    analyst, manager, employee = (json.loads(outputs[6 * n + 3]) for n in range(3))
+    assert analyst["teams"][0]["secret_share"] > 0  # the finding is reported, not the secret
+    assert manager["scope"] == "subtree" and manager["people"] == 12 and employee["conversations"] == 5

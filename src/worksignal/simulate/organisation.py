@@ -116,6 +116,7 @@ class Organisation:
         self.people: list[Person] = []
         self.team_roles: dict[str, str] = {}
         used: set[str] = set()
+        heads: dict[str, str] = {}  # role family -> the first team lead of it, whom later leads report to
         index, remaining = 0, n_people
         while remaining > 0:
             name, role = TEAMS[index % len(TEAMS)]
@@ -134,10 +135,12 @@ class Organisation:
                 rate = {"honest": rng.uniform(2, 9), "light": rng.uniform(0.3, 2), "padder": rng.uniform(0.5, 3)}[behaviour]
                 personal = rng.uniform(0.03, 0.2) if behaviour != "padder" else rng.uniform(0.2, 0.35)
                 self.people.append(Person(
-                    email, name, role, lead, behaviour, rate, personal, rng.random() < 0.03,
+                    email, name, role, lead or heads.get(role), behaviour, rate, personal, rng.random() < 0.03,
                     random.Random(f"{seed}:{email}"),
                 ))
-                lead = lead or email
+                if lead is None:
+                    lead = email
+                    heads.setdefault(role, email)
             index += 1
             remaining -= size
 
