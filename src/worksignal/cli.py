@@ -115,6 +115,7 @@ def report(
     viewer: Annotated[str | None, typer.Option("--as", help="Email or person key of the employee or manager "
                                                "whose view this is.")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Also write the report as one HTML file here.")] = None,
+    dp_epsilon: Annotated[float | None, typer.Option(help=SETTINGS["dp_epsilon"].help)] = None,
     json: JsonOption = False,
 ) -> None:
     """Print the report: volumes, work share, teams and weeks above the group floor, quarantine.
@@ -132,7 +133,8 @@ def report(
     person_key = resolve_person(viewer, Pseudonymiser(load_key())) if viewer and role in PERSONAL_ROLES else None
     with Store(store) as db:
         data = summary(db, min_group_size=setting("min_group_size", min_group_size),
-                       min_conversations=min_conversations, role=role, viewer=person_key)
+                       min_conversations=min_conversations, role=role, viewer=person_key,
+                       dp_epsilon=setting("dp_epsilon", dp_epsilon))
         if role != "employee":  # a person looking at their own data is not audited
             db.audit(_actor(), role, "report",
                      f"min_group_size={data['min_group_size']}" + (f" as={person_key}" if person_key else ""))

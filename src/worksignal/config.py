@@ -93,6 +93,13 @@ SETTINGS: dict[str, Setting] = {
             "Fewest conversations a shown cell (or the residual of hidden cells) must cover.",
             minimum=1,
         ),
+        Setting(
+            "dp_epsilon",
+            0.0,
+            "Differential privacy for report counts: epsilon spent on each published count "
+            "(discrete Laplace noise through OpenDP); 0 turns it off.",
+            minimum=0,
+        ),
     ]
 }
 

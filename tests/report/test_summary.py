@@ -112,3 +112,19 @@ def test_personal_roles_need_to_say_who(db: Store):
         summary(db, min_group_size=10, role="manager")
     with pytest.raises(UsageError, match="not one of"):
         summary(db, min_group_size=10, role="ceo")
+
+
+def test_differential_privacy_noises_counts_and_states_the_budget(db: Store):
+    exact = summary(db, min_group_size=10, min_conversations=10)
+    runs = [summary(db, min_group_size=10, min_conversations=10, dp_epsilon=0.5) for _ in range(40)]
+    dp = runs[0]["differential_privacy"]
+    assert dp["epsilon_per_count"] == pytest.approx(0.5) and dp["epsilon_total"] == pytest.approx(0.5 * 30)
+    assert dp["counts_noised"] > 0 and runs[0]["cost"] is None and runs[0]["tokens_in"] is None
+    # The same cells are shown (suppression uses exact counts) ...
+    assert [t["team"] for t in runs[0]["teams"]] == [t["team"] for t in exact["teams"]]
+    # ... with noise of mean about 0 and scale 1/epsilon = 2 (variance 2 * scale^2 = 8).
+    errors = [r["teams"][0]["conversations"] - exact["teams"][0]["conversations"] for r in runs]
+    assert any(errors) and abs(sum(errors) / len(errors)) < 2.5
+    assert 1 < (sum(e * e for e in errors) / len(errors)) ** 0.5 < 6
+    admin = summary(db, min_group_size=10, role="admin", dp_epsilon=0.5)
+    assert "differential_privacy" not in admin and admin["cost"] is not None

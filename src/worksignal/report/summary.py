@@ -15,6 +15,7 @@ from typing import Any
 from worksignal.classify.taxonomy import GROUPS
 from worksignal.errors import UsageError
 from worksignal.privacy.guard import BELOW_FLOOR, Cell, Floor, guard_children, guard_table
+from worksignal.privacy.noise import CountNoise
 from worksignal.store import Store
 
 ROLES = ("employee", "manager", "analyst", "admin")
@@ -56,18 +57,30 @@ def _cell(key: str, people: list[str] | None, conversations: int, labelled: int,
                 {"labelled": labelled, "work": work, "scanned": scanned, "secret": secret, "pii": pii})
 
 
-def _figures(cell: Cell) -> dict[str, Any]:
-    v = cell.values
-    return {"people": len(cell.people), "conversations": cell.conversations,
-            "work_share": _share(v["work"], v["labelled"]),
-            "secret_share": _share(v["secret"], v["scanned"]), "pii_share": _share(v["pii"], v["scanned"])}
+#: Counts each published cell releases (people, conversations, and the numerators and
+#: denominators of its three shares); what differential privacy spends epsilon on.
+COUNTS_PER_CELL = 7
+#: Cells a conversation is counted in: the total, its team, week and team-week (seven counts
+#: each), its topic group and its classifier tier (one each).
+COUNTS_PER_CONVERSATION = 4 * COUNTS_PER_CELL + 2
+
+
+def _figures(cell: Cell, noise: CountNoise | None = None) -> dict[str, Any]:
+    v = {"people": len(cell.people), "conversations": cell.conversations, **cell.values}
+    if noise is not None:
+        v = {name: noise(count) for name, count in v.items()}
+    return {"people": v["people"], "conversations": v["conversations"], "labelled": v["labelled"],
+            "work_share": _share(min(v["work"], v["labelled"]), v["labelled"]),
+            "secret_share": _share(min(v["secret"], v["scanned"]), v["scanned"]),
+            "pii_share": _share(min(v["pii"], v["scanned"]), v["scanned"])}
 
 
 def summary(store: Store, *, min_group_size: int, min_conversations: int | None = None,
-            role: str = "analyst", viewer: str | None = None) -> dict[str, Any]:
+            role: str = "analyst", viewer: str | None = None, dp_epsilon: float = 0.0) -> dict[str, Any]:
     """Everything the report prints, as plain data (the JSON output is exactly this).
 
     `viewer` is the person key of the manager or employee asking; other roles ignore it.
+    `dp_epsilon` > 0 adds differentially private noise to every count a non-admin sees.
     """
     if role not in ROLES:
         raise UsageError(f"--role {role!r} is not one of {', '.join(ROLES)}.")
@@ -77,6 +90,7 @@ def summary(store: Store, *, min_group_size: int, min_conversations: int | None 
         assert viewer is not None
         return self_view(store, viewer)
     floor = Floor.from_settings(min_group_size, min_conversations) if role != "admin" else Floor(0, 0)
+    noise = CountNoise(dp_epsilon) if dp_epsilon and role != "admin" else None
     scope, params = (_SCOPES["subtree"], [viewer]) if role == "manager" else (_SCOPES["everyone"], [])
     rows = _CONVERSATIONS.format(scope=scope)
     q = store.query
@@ -100,25 +114,27 @@ def summary(store: Store, *, min_group_size: int, min_conversations: int | None 
     suppressed: list[dict[str, Any]] = []
     team_cells = guard_children([_cell(*r) for r in q(
         f"SELECT team, {_COUNTS} FROM ({rows}) GROUP BY team ORDER BY team", params)], floor)
-    teams = [{"team": c.key, **_figures(c)} for c in team_cells if not c.suppressed]
+    teams = [{"team": c.key, **_figures(c, noise)} for c in team_cells if not c.suppressed]
     suppressed += [{"cell": "team", "team": c.key, "suppressed": True, "reason": c.reason}
                    for c in team_cells if c.suppressed]
 
     group_rows = {r[0]: r for r in q(
         f"SELECT topic_group, {_COUNTS} FROM ({rows}) WHERE topic_group IS NOT NULL GROUP BY topic_group", params)}
     group_cells = guard_children([_cell(*group_rows.get(g, (g, [], 0, 0, 0, 0, 0, 0))) for g in GROUPS], floor)
-    labelled = total.values["labelled"]
+    overall = _figures(total, noise)
+    labelled = overall["labelled"]
     topic_groups: dict[str, dict[str, Any]] = {}
     for cell in group_cells:
         if cell.suppressed:
             topic_groups[cell.key] = {"conversations": None, "share": None, "suppressed": True}
             suppressed.append({"cell": "topic_group", "topic_group": cell.key, "suppressed": True, "reason": cell.reason})
         else:
-            topic_groups[cell.key] = {"conversations": cell.conversations, "share": _share(cell.conversations, labelled)}
+            n = noise(cell.conversations) if noise else cell.conversations
+            topic_groups[cell.key] = {"conversations": n, "share": _share(n, labelled)}
 
     week_cells = guard_children([_cell(str(r[0]), *r[1:]) for r in q(
         f"SELECT week, {_COUNTS} FROM ({rows}) WHERE week IS NOT NULL GROUP BY week ORDER BY week", params)], floor)
-    weeks = [{"week": c.key, **_figures(c)} for c in week_cells if not c.suppressed]
+    weeks = [{"week": c.key, **_figures(c, noise)} for c in week_cells if not c.suppressed]
     suppressed += [{"cell": "week", "week": c.key, "suppressed": True, "reason": c.reason}
                    for c in week_cells if c.suppressed]
 
@@ -126,13 +142,13 @@ def summary(store: Store, *, min_group_size: int, min_conversations: int | None 
         f"SELECT team, week, {_COUNTS} FROM ({rows}) WHERE week IS NOT NULL GROUP BY team, week", params)}
     guard_table(table, floor, hidden_rows={c.key for c in team_cells if c.suppressed},
                 hidden_columns={c.key for c in week_cells if c.suppressed})
-    team_weeks = [{"team": team, "week": week, **_figures(c)}
+    team_weeks = [{"team": team, "week": week, **_figures(c, noise)}
                   for (team, week), c in sorted(table.items()) if not c.suppressed]
     suppressed += [{"cell": "team_week", "team": team, "week": week, "suppressed": True, "reason": c.reason}
                    for (team, week), c in sorted(table.items()) if c.suppressed]
 
     classifiers = [
-        {"tier": tier, "model_version": version, "conversations": n}
+        {"tier": tier, "model_version": version, "conversations": noise(n) if noise else n}
         for tier, version, n in q(f"SELECT l.tier, l.model_version, count(*) FROM ({rows}) r "
                                   "JOIN labels l USING (conversation_id) GROUP BY ALL ORDER BY 1, 2", params)
     ]
@@ -142,14 +158,19 @@ def summary(store: Store, *, min_group_size: int, min_conversations: int | None 
         for reason, n, location in q(
             "SELECT reason, count(*), min(location) FROM quarantine GROUP BY reason ORDER BY 2 DESC, 1")
     ]
+    private = {} if noise is None else {
+        "differential_privacy": noise.statement(COUNTS_PER_CONVERSATION),
+        # sums of tokens and money have no bound per conversation: not published under DP
+        "tokens_in": None, "tokens_out": None, "cost": None,
+    }
     return {
         **base,
-        "conversations": total.conversations,
-        "people": len(total.people),
+        "conversations": overall["conversations"],
+        "people": overall["people"],
         "people_in_directory": None if role == "manager" else
         q("SELECT count(*) FROM people WHERE source = 'directory'")[0][0],
         "labelled": labelled,
-        "work_share": _share(total.values["work"], labelled),
+        "work_share": overall["work_share"],
         "tokens_in": int(tokens_in or 0),
         "tokens_out": int(tokens_out or 0),
         "cost": round(float(cost or 0.0), 4),
@@ -163,6 +184,7 @@ def summary(store: Store, *, min_group_size: int, min_conversations: int | None 
         "rule_based_labels": any(c["tier"] == "rules" for c in classifiers),
         "quarantine": quarantine,
         "quarantined": sum(item["records"] for item in quarantine),
+        **private,
     }
 
 

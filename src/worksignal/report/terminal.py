@@ -29,7 +29,8 @@ def render(data: dict[str, Any], console: Console) -> None:
     overview.add_row("people", f"{data['people']:,}")
     overview.add_row("labelled conversations", f"{data['labelled']:,}")
     overview.add_row("work share", _pct(data["work_share"]))
-    overview.add_row("tokens in / out", f"{data['tokens_in']:,} / {data['tokens_out']:,}")
+    if data["tokens_in"] is not None:
+        overview.add_row("tokens in / out", f"{data['tokens_in']:,} / {data['tokens_out']:,}")
     overview.add_row("quarantined records", f"{data['quarantined']:,}")
     console.print(overview)
 
@@ -77,6 +78,12 @@ def render(data: dict[str, Any], console: Console) -> None:
             quarantine.add_row(row["reason"], f"{row['records']:,}", row["example"])
         console.print(quarantine)
         console.print("See every record with `worksignal quarantine`.")
+    if data.get("differential_privacy"):
+        dp = data["differential_privacy"]
+        console.print(
+            f"Counts carry {dp['mechanism']} noise: epsilon {dp['epsilon_per_count']} per count, "
+            f"{dp['epsilon_total']} in total per {dp['unit']} ({dp['counts_per_conversation']} counts each)."
+        )
     if data["rule_based_labels"]:
         console.print(
             "[yellow]Labels come from the transparent keyword rules (tier 'rules'), not from a "
