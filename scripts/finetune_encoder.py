@@ -2,10 +2,13 @@
 
 Used two ways:
 - `--cv K`: K-fold cross-validation on the dev labels (plus the project corpus in every
-  training fold), printing out-of-fold work and topic-group kappa: the honest estimate;
-- default: fit on everything given and export the encoder to ONNX int8 under --out.
+  training fold), printing the fine-tuned heads' out-of-fold work and topic-group kappa:
+  the honest estimate (`--oof F` keeps the probabilities for blending experiments);
+- `--save DIR`: fit on everything given and save the encoder there, for
+  `scripts/build_encoders.py --from DIR` to turn into the shipped ONNX and static models.
 
-    python scripts/finetune_encoder.py --labels ../shared/data/labels/dev.jsonl --cv 5
+    python scripts/finetune_encoder.py --labels ../shared/data/labels/dev.jsonl --cv 5 --freeze 2
+    python scripts/finetune_encoder.py --labels ../shared/data/labels/dev.jsonl --save build/tuned
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ def main() -> None:
     parser.add_argument("--freeze", type=int, default=0, help="keep the lowest N layers fixed")
     parser.add_argument("--corpus-weight", type=float, default=0.5)
     parser.add_argument("--oof", type=Path, help="write out-of-fold probabilities here (.npz)")
+    parser.add_argument("--save", type=Path, help="fit on everything and save the encoder in this folder")
     args = parser.parse_args()
 
     import torch
@@ -124,6 +128,15 @@ def main() -> None:
     c_work = np.array([int(r["work"]) for r in corpus], dtype=int)
     c_groups = np.array([TOPIC_GROUPS[r["topic"]] for r in corpus])
     print(f"{len(texts)} labelled, {len(corpus)} corpus")
+    if args.save:
+        weight = np.concatenate([np.ones(len(texts)), np.full(len(c_texts), args.corpus_weight)])
+        tokenizer, bert, _, _ = train(texts + c_texts, np.concatenate([work, c_work]).tolist(),
+                                      np.concatenate([groups, c_groups]).tolist(), weight,
+                                      args.epochs, args.max_tokens, seed=0, freeze=args.freeze)
+        bert.save_pretrained(str(args.save))
+        tokenizer.save_pretrained(str(args.save))
+        print(f"saved the fine-tuned encoder to {args.save}")
+        return
     folds = StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, work)
     done = []
     oof_work = np.full(len(texts), np.nan)

@@ -32,7 +32,7 @@ class OnnxEncoder:
 
     name = "minilm"
 
-    def __init__(self, path: Path = MODELS / "encoder", max_tokens: int = 128, batch_size: int = 64,
+    def __init__(self, path: Path = MODELS / "encoder", max_tokens: int = 128, batch_size: int = 8,
                  threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -50,7 +50,8 @@ class OnnxEncoder:
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # Sorting by length keeps padding, and so the work per batch, small.
+        # Sorting by length keeps padding, and so the work per batch, small. Small batches
+        # are as fast on CPU and keep ONNX Runtime's arena small (batch 64 held ~400 MB more).
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             index = order[start : start + self.batch_size]
