@@ -51,6 +51,14 @@ def test_unreachable_endpoint_falls_back_to_previous_tier():
     assert labels.tier[0] == "accurate" and llm.failures == 1
 
 
+def test_llm_mode_runs_the_accurate_tier_only_where_the_llm_gave_no_answer():
+    with fake_llm_server() as (url, fake):
+        llm = LLMClassifier(url, "fake-model", per_second=1000, max_calls=2)
+        model = ClassifierModel.load()
+        labels = Cascade(model, "llm", llm=llm).label(["Fix the SQL join in the billing report", "hello", "hello again"])
+        assert list(labels.tier) == ["llm", "llm", "accurate"] and len(fake.requests) == 2
+
+
 def test_cascade_sends_only_unsure_items_to_the_llm():
     with fake_llm_server() as (url, _fake):
         llm = LLMClassifier(url, "fake-model", per_second=1000)

@@ -60,6 +60,12 @@ class Cascade:
         return self.model.tiers[name].predict(features, first)
 
     def label(self, first: list[str], context: list[str] | None = None) -> Labels:
+        """Labels for texts (first user turns) with their later turns as context.
+
+        cascade: fast on all, accurate on what fast is unsure of, then (with an llm) the llm
+        on what is still unsure. llm: fast on all, the llm on all, and the accurate tier
+        only where the llm gave no answer (budget spent, endpoint down, unparseable reply).
+        """
         context = context if context is not None else [""] * len(first)
         if self.mode == "accurate":
             p = self._tier("accurate", first, context)
@@ -68,32 +74,40 @@ class Cascade:
         p = self.model.tiers["fast"].predict(fast_features, first)
         labels = Labels(p.work_probability.copy(), p.topic.copy(), p.topic_group.copy(), p.intent.copy(),
                         np.full(len(first), "fast", dtype=object))
-        confidence = p.confidence
-        if self.mode in ("cascade", "llm"):
-            unsure = np.flatnonzero(p.confidence < self.escalate_below) if self.mode == "cascade" else np.arange(len(first))
-            if len(unsure):
-                # The escalated texts' static features are already computed: reuse them.
-                unsure_first = [first[i] for i in unsure]
-                features = self.model.encoders.accurate_from(fast_features[unsure], unsure_first)
-                q = self.model.tiers["accurate"].predict(features, unsure_first)
-                labels.work_probability[unsure] = q.work_probability
-                labels.topic[unsure] = q.topic
-                labels.topic_group[unsure] = q.topic_group
-                labels.intent[unsure] = q.intent
-                labels.tier[unsure] = "accurate"
-                confidence = confidence.copy()
-                confidence[unsure] = q.confidence
-        if self.llm is not None:
+        confidence = p.confidence.copy()
+        if self.mode == "cascade":
+            self._escalate(labels, confidence, np.flatnonzero(confidence < self.escalate_below), fast_features, first)
+        if self.llm is not None and self.mode in ("cascade", "llm"):
             ask = np.arange(len(first)) if self.mode == "llm" else np.flatnonzero(confidence < self.llm_below)
-            for i in ask:
-                answer = self.llm.label([first[i], context[i]] if context[i].strip() else [first[i]])
-                if answer is None:
-                    continue  # budget spent or no valid answer: the previous tier's label stands
-                work, topic, intent = answer
-                labels.work_probability[i] = LLM_CONFIDENCE if work else 1 - LLM_CONFIDENCE
-                labels.topic[i], labels.topic_group[i] = topic, TOPIC_GROUPS[topic]
-                labels.intent[i], labels.tier[i] = intent, "llm"
+            unanswered = [i for i in ask if not self._ask_llm(labels, i, first[i], context[i])]
+            if self.mode == "llm":
+                self._escalate(labels, confidence, np.array(unanswered, dtype=np.int64), fast_features, first)
         return labels
+
+    def _escalate(self, labels: Labels, confidence: np.ndarray, unsure: np.ndarray, fast_features: np.ndarray,
+                  first: list[str]) -> None:
+        """Relabel `unsure` with the accurate tier, reusing their static features."""
+        if not len(unsure):
+            return
+        unsure_first = [first[i] for i in unsure]
+        q = self.model.tiers["accurate"].predict(self.model.encoders.accurate_from(fast_features[unsure], unsure_first),
+                                                 unsure_first)
+        labels.work_probability[unsure] = q.work_probability
+        labels.topic[unsure], labels.topic_group[unsure], labels.intent[unsure] = q.topic, q.topic_group, q.intent
+        labels.tier[unsure] = "accurate"
+        confidence[unsure] = q.confidence
+
+    def _ask_llm(self, labels: Labels, i: int, first: str, context: str) -> bool:
+        """Label item i with the llm tier; False when it gave no answer (earlier label stands)."""
+        assert self.llm is not None
+        answer = self.llm.label([first, context] if context.strip() else [first])
+        if answer is None:
+            return False
+        work, topic, intent = answer
+        labels.work_probability[i] = LLM_CONFIDENCE if work else 1 - LLM_CONFIDENCE
+        labels.topic[i], labels.topic_group[i] = topic, TOPIC_GROUPS[topic]
+        labels.intent[i], labels.tier[i] = intent, "llm"
+        return True
 
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         first = batch.column("user_text").to_pylist()
