@@ -79,7 +79,7 @@ class Cascade:
             self._escalate(labels, confidence, np.flatnonzero(confidence < self.escalate_below), fast_features, first)
         if self.llm is not None and self.mode in ("cascade", "llm"):
             ask = np.arange(len(first)) if self.mode == "llm" else np.flatnonzero(confidence < self.llm_below)
-            unanswered = [i for i in ask if not self._ask_llm(labels, i, first[i], context[i])]
+            unanswered = [int(i) for i in ask if not self._ask_llm(labels, int(i), first[i], context[i])]
             if self.mode == "llm":
                 self._escalate(labels, confidence, np.array(unanswered, dtype=np.int64), fast_features, first)
         return labels
