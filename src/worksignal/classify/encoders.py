@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,11 @@ class StaticEncoder:
 
 
 class OnnxEncoder:
-    """all-MiniLM-L6-v2 through ONNX Runtime (int8), mean-pooled and L2-normalised."""
+    """all-MiniLM-L6-v2 (or a fine-tuned copy) through ONNX Runtime (int8), mean-pooled.
+
+    The stock encoder's vectors are L2-normalised; a fine-tuned one ships `pooling.json`
+    with `{"normalise": false}`, since its trained heads read the raw mean.
+    """
 
     name = "minilm"
 
@@ -47,6 +52,8 @@ class OnnxEncoder:
                                             providers=["CPUExecutionProvider"])
         self.batch_size = batch_size
         self.dim = 384
+        pooling = path / "pooling.json"
+        self.normalise = json.loads(pooling.read_text()).get("normalise", True) if pooling.is_file() else True
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -62,5 +69,7 @@ class OnnxEncoder:
                                              "token_type_ids": np.zeros_like(ids)})[0]
             summed = (hidden * mask[:, :, None]).sum(axis=1)
             pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            out[index] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
+            if self.normalise:
+                pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
+            out[index] = pooled
         return out

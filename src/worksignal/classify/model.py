@@ -22,7 +22,7 @@ from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.errors import WorksignalError
 
 TIERS = ("fast", "accurate")
-HEADS = ("work", "topic", "intent", "work_ngrams")
+HEADS = ("work", "topic", "group", "intent", "work_ngrams")
 CONTEXT_WEIGHT = 0.3  # later user turns count, but the first turn leads
 
 
@@ -100,13 +100,22 @@ class Tier:
             p = (p + q) / 2
         topic_head = self.heads["topic"]
         topic_p = topic_head.proba(features)
-        # The group is the argmax of summed topic probabilities; the topic is the most
-        # likely topic inside that group, so topic and group always agree.
+        # The group comes from a group head where the tier has one (a fine-tuned encoder's),
+        # else it is the argmax of summed topic probabilities; the topic is the most likely
+        # topic inside that group, so topic and group always agree.
         groups = np.array([TOPIC_GROUPS[c] for c in topic_head.classes])
-        group_p = np.stack([topic_p[:, groups == g].sum(axis=1) for g in GROUPS], axis=1)
-        group = np.array(GROUPS)[group_p.argmax(axis=1)]
+        if "group" in self.heads:
+            group_head = self.heads["group"]
+            group = np.array(group_head.classes)[group_head.proba(features).argmax(axis=1)]
+        else:
+            group_p = np.stack([topic_p[:, groups == g].sum(axis=1) for g in GROUPS], axis=1)
+            group = np.array(GROUPS)[group_p.argmax(axis=1)]
         masked = np.where(groups[None, :] == group[:, None], topic_p, -1.0)
         topic = np.array(topic_head.classes)[masked.argmax(axis=1)]
+        if "group" in self.heads:  # a group the topic head never saw: its first code
+            first_code = {g: next(t for t, tg in TOPIC_GROUPS.items() if tg == g) for g in GROUPS}
+            stray = np.array([TOPIC_GROUPS[t] != g for t, g in zip(topic, group, strict=True)], dtype=bool)
+            topic[stray] = [first_code[g] for g in group[stray]]
         if "intent" in self.heads:
             intent_head = self.heads["intent"]
             intent = np.array(intent_head.classes)[intent_head.proba(features).argmax(axis=1)]

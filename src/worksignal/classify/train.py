@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from worksignal.classify.encoders import MODELS
 from worksignal.classify.hashed import HashedNgrams
 from worksignal.classify.heads import LinearHead, fit_head, save_heads
 from worksignal.classify.model import TIERS, ClassifierModel, Encoders, Tier
@@ -52,20 +53,32 @@ def corpus_rows(weight: float = CORPUS_WEIGHT) -> list[dict[str, Any]]:
     return [{**row, "weight": weight} for row in read_labelled(sorted(CORPUS.glob("*.jsonl")))]
 
 
+def _minilm() -> str:
+    pooling = MODELS / "encoder" / "pooling.json"
+    tuned = pooling.is_file() and json.loads(pooling.read_text()).get("fine_tuned")
+    return "all-MiniLM-L6-v2 fine-tuned on the shipped labels" if tuned else "all-MiniLM-L6-v2"
+
+
 def text_hashes(texts: Iterable[str]) -> np.ndarray:
     """64-bit digests of normalised texts: lets `eval` notice it is scoring training text."""
     return np.array(sorted({int.from_bytes(hashlib.blake2b(" ".join(t.lower().split()).encode(), digest_size=8).digest(), "little")
                             for t in texts}), dtype=np.uint64)
 
 
-def fit_tiers(rows: list[dict[str, Any]], encoders: Encoders, *, seed: int = 0,
+def fit_ngram_head(texts: list[str], work: list[str], weights: np.ndarray, seed: int = 0) -> tuple[HashedNgrams, LinearHead]:
+    """The work head over hashed word and character n-grams (the accurate tier's second view)."""
+    ngrams = HashedNgrams().fit(texts)
+    return ngrams, fit_head(ngrams(texts), work, c=10.0, seed=seed, weights=weights)
+
+
+def fit_tiers(rows: list[dict[str, Any]], encoders: Encoders, *, seed: int = 0, names: tuple[str, ...] = TIERS,
               progress: Callable[[str], None] | None = None) -> dict[str, Tier]:
     texts = [r["text"] for r in rows]
     empty = [""] * len(texts)
     weights = np.array([float(r.get("weight", 1.0)) for r in rows])
     work = [str(int(r["work"])) for r in rows]
     tiers = {}
-    for name in TIERS:
+    for name in names:
         if progress:
             progress(f"encoding {len(texts):,} texts for the {name} tier")
         x = encoders.features(name, texts, empty)
@@ -78,8 +91,7 @@ def fit_tiers(rows: list[dict[str, Any]], encoders: Encoders, *, seed: int = 0,
                                        weights=weights[with_intent])
         ngrams = None
         if name == "accurate":
-            ngrams = HashedNgrams().fit(texts)
-            heads["work_ngrams"] = fit_head(ngrams(texts), work, c=10.0, seed=seed, weights=weights)
+            ngrams, heads["work_ngrams"] = fit_ngram_head(texts, work, weights, seed)
         tiers[name] = Tier(name, heads, ngrams)
     return tiers
 
@@ -122,8 +134,8 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
         "rows": len(rows),
         "work_share": round(float(np.mean([int(r["work"]) for r in rows])), 4),
         "sources": sources,
-        "tiers": {"fast": {"encoder": "static (model2vec, distilled from all-MiniLM-L6-v2)"},
-                  "accurate": {"encoder": "static + all-MiniLM-L6-v2 (ONNX int8); work also from hashed n-grams"}},
+        "tiers": {"fast": {"encoder": f"static (model2vec, distilled from {_minilm()})"},
+                  "accurate": {"encoder": f"static + {_minilm()} (ONNX int8); work also from hashed n-grams"}},
         "thresholds": {"escalate_below": round(threshold, 6), "escalate_share": escalate_share},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -1,0 +1,65 @@
+"""Build the shipped classifier model: heads fitted on labels, plus a fine-tuned encoder's heads.
+
+`worksignal train` fits linear heads over the shipped encoders. When the accurate tier's
+encoder was fine-tuned (`scripts/finetune_encoder.py --save DIR`, then
+`scripts/build_encoders.py --from DIR`), its own work and topic-group heads were trained
+with it; heads refitted on the very texts it was tuned on would be overconfident, so this
+script takes the fine-tuned ones for the accurate tier (its work head is still averaged with
+the hashed n-gram head) and keeps the refitted topic and intent heads within each group.
+
+    python scripts/build_model.py --labels ../shared/data/labels/dev.jsonl \
+        --encoder-heads build/tuned/heads.npz --out src/worksignal/classify/models
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from worksignal.classify.heads import LinearHead, load_heads, save_heads
+from worksignal.classify.train import corpus_rows, read_labelled, train
+
+
+def adopt_encoder_heads(model_dir: Path, heads_path: Path) -> str:
+    """Put the fine-tuned heads into the accurate tier, padded to its feature layout."""
+    tuned, _ = load_heads(heads_path, ["work", "group"])
+    path = model_dir / "accurate.npz"
+    heads, arrays = load_heads(path, ["work", "topic", "group", "intent", "work_ngrams"])
+    width = heads["topic"].weights.shape[0]  # static features first, then the encoder's 384
+    for name, head in tuned.items():
+        weights = np.zeros((width, head.weights.shape[1]), dtype=np.float32)
+        weights[width - head.weights.shape[0]:] = head.weights
+        heads[name] = LinearHead(head.classes, weights, head.bias, head.platt)
+    extra = {k: v for k, v in arrays.items() if k in ("train_hashes", "ngrams.idf")}
+    save_heads(path, heads, extra)
+    manifest_path = model_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    fingerprint = hashlib.blake2b(digest_size=4)
+    for tier in ("fast", "accurate"):
+        tier_heads, _ = load_heads(model_dir / f"{tier}.npz", ["work", "topic", "group", "intent", "work_ngrams"])
+        for name in sorted(tier_heads):
+            fingerprint.update(tier_heads[name].weights.tobytes())
+    manifest["version"] = manifest["version"].rsplit("-", 1)[0] + "-" + fingerprint.hexdigest()
+    manifest["tiers"]["accurate"]["heads"] = "work and topic group from the fine-tuned encoder; topic and intent refitted"
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return str(manifest["version"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--labels", type=Path, nargs="+", required=True)
+    parser.add_argument("--encoder-heads", type=Path, help="heads.npz written by finetune_encoder.py --save")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src/worksignal/classify/models")
+    args = parser.parse_args()
+    rows = read_labelled(args.labels) + corpus_rows()
+    model = train(rows, args.out, sources=[p.name for p in args.labels] + ["worksignal corpus"], progress=print)
+    version = adopt_encoder_heads(args.out, args.encoder_heads) if args.encoder_heads else model.version
+    print(f"wrote model {version} ({len(rows):,} rows) to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
