@@ -71,3 +71,49 @@ def test_predict_and_eval_commands(tmp_path: Path):
     for key in ("n", "work_kappa", "work_kappa_ci", "work_accuracy", "work_f1", "topic_kappa",
                 "topic_group_kappa", "tier_shares", "prompts_per_second"):
         assert key in data
+
+
+def test_adopted_encoder_heads_decide_the_accurate_tier(tmp_path: Path, small_rows):
+    """scripts/build_model.py: fine-tuned heads replace the accurate work head and add a group head."""
+    import numpy as np
+    from scripts.build_model import adopt_encoder_heads
+
+    from worksignal.classify.heads import LinearHead, save_heads
+    from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
+
+    model = train(small_rows, tmp_path / "m", sources=["test"], encoders=Encoders(memo=True))
+    rng = np.random.default_rng(0)
+    # A group head that always says "multimedia", and a work head that always says work.
+    group_bias = np.where(np.array(GROUPS) == "multimedia", 50.0, 0.0)
+    save_heads(tmp_path / "heads.npz", {
+        "work": LinearHead(["0", "1"], rng.normal(size=(384, 1)) * 1e-3, np.array([20.0])),
+        "group": LinearHead(list(GROUPS), np.zeros((384, len(GROUPS))), group_bias),
+    })
+    version = adopt_encoder_heads(tmp_path / "m", tmp_path / "heads.npz")
+    loaded = ClassifierModel.load(tmp_path / "m")
+    assert version == loaded.version != model.version and "group" in loaded.tiers["accurate"].heads
+    texts = ["fix the flaky integration test", "what should I cook tonight"]
+    features = loaded.encoders.features("accurate", texts, ["", ""])
+    prediction = loaded.tiers["accurate"].predict(features, texts)
+    assert list(prediction.topic_group) == ["multimedia", "multimedia"]
+    assert all(TOPIC_GROUPS[t] == "multimedia" for t in prediction.topic)  # topic stays inside the group
+    assert (prediction.work_probability > 0.5).all()  # the n-gram head is averaged in, not overruled
+
+
+def test_a_fine_tuned_encoder_gives_raw_mean_pooled_vectors(tmp_path: Path):
+    import numpy as np
+
+    from worksignal.classify.encoders import MODELS, OnnxEncoder
+
+    folder = tmp_path / "encoder"
+    folder.mkdir()
+    for name in ("minilm-int8.onnx", "tokenizer.json"):
+        (folder / name).symlink_to(MODELS / "encoder" / name)
+    (folder / "pooling.json").write_text('{"normalise": false, "fine_tuned": true}')
+    raw = OnnxEncoder(folder)(["plan the quarterly release"])
+    unit = OnnxEncoder(MODELS / "encoder")(["plan the quarterly release"])
+    if OnnxEncoder(MODELS / "encoder").normalise:
+        assert abs(np.linalg.norm(unit) - 1) < 1e-4
+        assert abs(np.linalg.norm(raw) - 1) > 1e-2 and np.allclose(raw / np.linalg.norm(raw), unit, atol=1e-4)
+    else:
+        assert np.allclose(raw, unit, atol=1e-5)
