@@ -10,6 +10,12 @@ import numpy as np
 MODELS = Path(__file__).parent / "models"
 
 
+def encoder_fine_tuned(path: Path = MODELS / "encoder") -> bool:
+    """Whether the accurate tier's encoder was fine-tuned on the shipped labels."""
+    pooling = path / "pooling.json"
+    return pooling.is_file() and bool(json.loads(pooling.read_text()).get("fine_tuned"))
+
+
 class StaticEncoder:
     """model2vec static embeddings (distilled from MiniLM): tens of thousands of texts/s."""
 

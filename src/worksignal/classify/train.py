@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from worksignal.classify.encoders import MODELS
+from worksignal.classify.encoders import encoder_fine_tuned
 from worksignal.classify.hashed import HashedNgrams
 from worksignal.classify.heads import LinearHead, fit_head, save_heads
 from worksignal.classify.model import TIERS, ClassifierModel, Encoders, Tier
@@ -54,9 +54,7 @@ def corpus_rows(weight: float = CORPUS_WEIGHT) -> list[dict[str, Any]]:
 
 
 def _minilm() -> str:
-    pooling = MODELS / "encoder" / "pooling.json"
-    tuned = pooling.is_file() and json.loads(pooling.read_text()).get("fine_tuned")
-    return "all-MiniLM-L6-v2 fine-tuned on the shipped labels" if tuned else "all-MiniLM-L6-v2"
+    return "all-MiniLM-L6-v2 fine-tuned on the shipped labels" if encoder_fine_tuned() else "all-MiniLM-L6-v2"
 
 
 def text_hashes(texts: Iterable[str]) -> np.ndarray:
