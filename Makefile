@@ -16,7 +16,7 @@ $(BIN)/worksignal: pyproject.toml
 demo: $(BIN)/worksignal
 	$(BIN)/worksignal simulate --out $(DEMO) --people 300 --days 20 --seed 7
 	$(BIN)/worksignal ingest $(DEMO)/people.csv $(DEMO)/conversations.jsonl --store $(STORE)
-	$(BIN)/worksignal report --store $(STORE)
+	$(BIN)/worksignal report --store $(STORE) --html $(DEMO)/report.html
 
 test: $(BIN)/worksignal
 	$(BIN)/ruff check src tests bench scripts
