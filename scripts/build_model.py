@@ -8,7 +8,7 @@ script takes the fine-tuned ones for the accurate tier (its work head is still a
 the hashed n-gram head) and keeps the refitted topic and intent heads within each group.
 
     python scripts/build_model.py --labels ../shared/data/labels/dev.jsonl \
-        --encoder-heads build/tuned/heads.npz --out src/worksignal/classify/models
+        --encoder-heads build/tuned/heads.npz --calibrate-with build/oof_ft.npz
 """
 
 from __future__ import annotations
@@ -24,9 +24,24 @@ from worksignal.classify.heads import LinearHead, load_heads, save_heads
 from worksignal.classify.train import corpus_rows, read_labelled, train
 
 
-def adopt_encoder_heads(model_dir: Path, heads_path: Path) -> str:
+def platt_from_oof(oof_path: Path, labels: Path) -> tuple[float, float]:
+    """Platt scaling for the fine-tuned work head, fitted on its out-of-fold probabilities
+    (finetune_encoder.py --cv K --oof F over the same labels), so it is fitted on unseen text."""
+    from sklearn.linear_model import LogisticRegression
+
+    p = np.clip(np.load(oof_path)["work"], 1e-6, 1 - 1e-6)
+    y = np.array([int(r["work"]) for r in read_labelled([labels])])
+    if len(p) != len(y) or np.isnan(p).any():
+        raise SystemExit(f"{oof_path} does not hold one out-of-fold probability per row of {labels}")
+    fit = LogisticRegression(C=1e6, max_iter=1000).fit(np.log(p / (1 - p))[:, None], y)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, float] | None = None) -> str:
     """Put the fine-tuned heads into the accurate tier, padded to its feature layout."""
     tuned, _ = load_heads(heads_path, ["work", "group"])
+    if platt is not None:
+        tuned["work"].platt = platt
     path = model_dir / "accurate.npz"
     heads, arrays = load_heads(path, ["work", "topic", "group", "intent", "work_ngrams"])
     width = heads["topic"].weights.shape[0]  # static features first, then the encoder's 384
@@ -53,11 +68,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=Path, nargs="+", required=True)
     parser.add_argument("--encoder-heads", type=Path, help="heads.npz written by finetune_encoder.py --save")
+    parser.add_argument("--calibrate-with", type=Path, help="out-of-fold npz from finetune_encoder.py --cv over the first --labels")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src/worksignal/classify/models")
     args = parser.parse_args()
     rows = read_labelled(args.labels) + corpus_rows()
     model = train(rows, args.out, sources=[p.name for p in args.labels] + ["worksignal corpus"], progress=print)
-    version = adopt_encoder_heads(args.out, args.encoder_heads) if args.encoder_heads else model.version
+    platt = platt_from_oof(args.calibrate_with, args.labels[0]) if args.calibrate_with else None
+    version = adopt_encoder_heads(args.out, args.encoder_heads, platt) if args.encoder_heads else model.version
     print(f"wrote model {version} ({len(rows):,} rows) to {args.out}")
 
 

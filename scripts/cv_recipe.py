@@ -17,10 +17,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from worksignal.classify.encoders import encoder_fine_tuned
-from worksignal.classify.evaluate import bootstrap_ci, cohen_kappa
+from worksignal.classify.evaluate import bootstrap_ci, calibration_error, cohen_kappa
 from worksignal.classify.model import Encoders
 from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.classify.train import (
@@ -58,7 +59,8 @@ def main() -> None:
     fast_p, fast_conf, fast_group = np.zeros(n), np.zeros(n), np.empty(n, dtype=object)
     ngram_p, stock_p, stock_group = np.zeros(n), np.zeros(n), np.empty(n, dtype=object)
     escalate = np.zeros(n, dtype=bool)
-    folds = StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, y)
+    folds = list(StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, y))
+    fold_index = [test_idx for _, test_idx in folds]
     for k, (train_idx, test_idx) in enumerate(folds):
         print(f"fold {k + 1}/{args.cv}", flush=True)
         training = [rows[i] for i in train_idx] + corpus
@@ -75,7 +77,15 @@ def main() -> None:
         ngrams, head = fit_ngram_head([r["text"] for r in training], [str(int(r["work"])) for r in training], weights)
         ngram_p[test_idx] = head.proba_sparse(ngrams(test))[:, head.classes.index("1")]
 
-    tuned_p = (ft_work + ngram_p) / 2  # the accurate tier with the fine-tuned encoder
+    # The shipped head is Platt-scaled on these out-of-fold scores (build_model.py
+    # --calibrate-with); here each fold's scaling is fitted on the other folds only.
+    calibrated = np.zeros(n)
+    logit = np.log(np.clip(ft_work, 1e-6, 1 - 1e-6) / np.clip(1 - ft_work, 1e-6, 1))
+    for test_idx in fold_index:
+        rest = np.setdiff1d(np.arange(n), test_idx)
+        platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit[rest, None], y[rest])
+        calibrated[test_idx] = platt.predict_proba(logit[test_idx, None])[:, 1]
+    tuned_p = (calibrated + ngram_p) / 2  # the accurate tier with the fine-tuned encoder
     cascade_p = np.where(escalate, tuned_p, fast_p)
     cascade_group = np.where(escalate, ft_group, fast_group)
     stock_cascade_p = np.where(escalate, stock_p, fast_p)
@@ -84,6 +94,7 @@ def main() -> None:
     def score(p: np.ndarray, group: np.ndarray) -> dict[str, object]:
         predicted = (p >= 0.5).astype(int)
         return {"work_kappa": round(cohen_kappa(y, predicted), 4), "work_kappa_ci": bootstrap_ci(y, predicted),
+                "work_calibration_error": round(calibration_error(y, p), 4),
                 "topic_group_kappa": round(cohen_kappa(true_group, group.astype(str)), 4)}
 
     result = {

@@ -117,3 +117,15 @@ def test_a_fine_tuned_encoder_gives_raw_mean_pooled_vectors(tmp_path: Path):
         assert abs(np.linalg.norm(raw) - 1) > 1e-2 and np.allclose(raw / np.linalg.norm(raw), unit, atol=1e-4)
     else:
         assert np.allclose(raw, unit, atol=1e-5)
+
+
+def test_calibration_error_is_zero_when_stated_rates_come_true_and_large_when_not():
+    import numpy as np
+
+    from worksignal.classify.evaluate import calibration_error
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=20_000)
+    truth = (rng.uniform(size=p.size) < p).astype(int)
+    assert calibration_error(truth, p) < 0.02
+    assert calibration_error(truth, np.where(p > 0.5, 1.0, 0.0)) > 0.2  # overconfident

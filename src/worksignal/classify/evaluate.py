@@ -34,6 +34,17 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
     return float((observed - expected) / (1 - expected)) if expected < 1 else 1.0
 
 
+def calibration_error(truth: np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: how far stated work probabilities sit from observed rates."""
+    edges = np.minimum((probability * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = edges == b
+        if members.any():
+            error += members.mean() * abs(probability[members].mean() - truth[members].mean())
+    return float(error)
+
+
 def bootstrap_ci(a: np.ndarray, b: np.ndarray, rounds: int = 1000, seed: int = 0) -> list[float]:
     rng = np.random.default_rng(seed)
     values = [cohen_kappa(a[idx], b[idx]) for idx in (rng.integers(0, len(a), len(a)) for _ in range(rounds))]
@@ -97,6 +108,8 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
         "work_kappa_ci": bootstrap_ci(truth, predicted),
         "work_accuracy": round(float((truth == predicted).mean()), 4),
         "work_f1": round(2 * precision * recall / max(precision + recall, 1e-9), 4),
+        "work_brier": round(float(np.mean((work_p - truth) ** 2)), 4),
+        "work_calibration_error": round(calibration_error(truth, np.asarray(work_p, dtype=float)), 4),
         "work_share_true": round(float(truth.mean()), 4),
         "work_share_predicted": round(float(predicted.mean()), 4),
         "topic_kappa": None,
