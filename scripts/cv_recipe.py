@@ -65,7 +65,7 @@ def main() -> None:
         print(f"fold {k + 1}/{args.cv}", flush=True)
         training = [rows[i] for i in train_idx] + corpus
         tiers = fit_tiers(training, encoders, names=("fast", "accurate") if stock else ("fast",))
-        threshold = escalation_threshold(tiers, encoders, [r["text"] for r in training], args.escalate_share)
+        threshold = escalation_threshold(tiers, encoders, training, args.escalate_share)
         test = [texts[i] for i in test_idx]
         fast = tiers["fast"].predict(encoders.features("fast", test, [""] * len(test)), test)
         fast_p[test_idx], fast_conf[test_idx], fast_group[test_idx] = fast.work_probability, fast.confidence, fast.topic_group
@@ -104,6 +104,14 @@ def main() -> None:
         "accurate_fine_tuned": score(tuned_p, ft_group),
         "cascade_fine_tuned": score(cascade_p, cascade_group),
     }
+    # What escalating more would buy: the cascade at other shares of the fast tier's least
+    # sure texts (a speed/agreement trade-off; `worksignal train --escalate-share`).
+    result["cascade_fine_tuned_by_share"] = {}
+    for share in (0.1, 0.2, 0.3, 0.4, 0.5):
+        unsure = fast_conf < np.quantile(fast_conf, share)
+        result["cascade_fine_tuned_by_share"][str(share)] = {
+            "work_kappa": round(cohen_kappa(y, (np.where(unsure, tuned_p, fast_p) >= 0.5).astype(int)), 4),
+            "topic_group_kappa": round(cohen_kappa(true_group, np.where(unsure, ft_group, fast_group).astype(str)), 4)}
     if stock:
         result |= {"accurate_stock": score(stock_p, stock_group),
                    "cascade_stock": score(stock_cascade_p, stock_cascade_group)}

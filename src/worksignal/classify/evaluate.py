@@ -80,7 +80,7 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
                 progress(f"fold {k + 1}/{cv}")
             training = [rows[i] for i in train_idx] + extra
             tiers = fit_tiers(training, encoders, seed=seed)
-            threshold = escalation_threshold(tiers, encoders, [r["text"] for r in training], 0.2)
+            threshold = escalation_threshold(tiers, encoders, training, 0.2)
             fold_model = ClassifierModel({"version": f"cv-fold-{k}", "thresholds": {"escalate_below": threshold}},
                                          tiers, encoders=encoders)
             labels, spent = _predict(Cascade(fold_model, mode, llm=llm), [texts[i] for i in test_idx])
