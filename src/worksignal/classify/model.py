@@ -24,6 +24,7 @@ from worksignal.errors import WorksignalError
 TIERS = ("fast", "accurate")
 HEADS = ("work", "topic", "group", "intent", "work_ngrams")
 CONTEXT_WEIGHT = 0.3  # later user turns count, but the first turn leads
+FIRST_TOPIC = {g: next(t for t, tg in TOPIC_GROUPS.items() if tg == g) for g in GROUPS}
 
 
 class ModelError(WorksignalError):
@@ -113,9 +114,8 @@ class Tier:
         masked = np.where(groups[None, :] == group[:, None], topic_p, -1.0)
         topic = np.array(topic_head.classes)[masked.argmax(axis=1)]
         if "group" in self.heads:  # a group the topic head never saw: its first code
-            first_code = {g: next(t for t, tg in TOPIC_GROUPS.items() if tg == g) for g in GROUPS}
             stray = np.array([TOPIC_GROUPS[t] != g for t, g in zip(topic, group, strict=True)], dtype=bool)
-            topic[stray] = [first_code[g] for g in group[stray]]
+            topic[stray] = [FIRST_TOPIC[g] for g in group[stray]]
         if "intent" in self.heads:
             intent_head = self.heads["intent"]
             intent = np.array(intent_head.classes)[intent_head.proba(features).argmax(axis=1)]

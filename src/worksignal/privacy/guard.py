@@ -109,8 +109,9 @@ def guard_table(cells: dict[tuple[str, str], Cell], floor: Floor,
             row, column = recoverable[0]
             shown = [c for c in rows[row] if not c.suppressed] or [c for c in columns[column] if not c.suppressed]
             if not shown:
-                touched = {r for (r, _), c in cells.items() if c.suppressed}, {k for (_, k), c in cells.items() if c.suppressed}
-                shown = [c for (r, k), c in cells.items() if not c.suppressed and (r in touched[0] or k in touched[1])]
+                rows_hit = {r for (r, _), c in cells.items() if c.suppressed}
+                columns_hit = {k for (_, k), c in cells.items() if c.suppressed}
+                shown = [c for (r, k), c in cells.items() if not c.suppressed and (r in rows_hit or k in columns_hit)]
             if shown:
                 min(shown, key=lambda c: (len(c.people), c.conversations, c.key)).hide(COMPLEMENTARY)
         if sum(c.suppressed for c in cells.values()) == before:
