@@ -130,7 +130,9 @@ def report(
 
     if not store.exists():
         raise StoreError(f"no store at {store}; run `worksignal ingest` first or pass --store.")
-    person_key = resolve_person(viewer, Pseudonymiser(load_key())) if viewer and role in PERSONAL_ROLES else None
+    if viewer and role not in PERSONAL_ROLES:
+        raise UsageError(f"--as only applies to --role {' or '.join(PERSONAL_ROLES)}; drop it for --role {role}.")
+    person_key = resolve_person(viewer, Pseudonymiser(load_key())) if viewer else None
     with Store(store) as db:
         data = summary(db, min_group_size=setting("min_group_size", min_group_size),
                        min_conversations=min_conversations, role=role, viewer=person_key,

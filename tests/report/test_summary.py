@@ -128,3 +128,12 @@ def test_differential_privacy_noises_counts_and_states_the_budget(db: Store):
     assert 1 < (sum(e * e for e in errors) / len(errors)) ** 0.5 < 6
     admin = summary(db, min_group_size=10, role="admin", dp_epsilon=0.5)
     assert "differential_privacy" not in admin and admin["cost"] is not None
+
+
+def test_as_without_a_personal_role_is_a_usage_error(db: Store, tmp_path: Path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "worksignal", "report", "--store", str(tmp_path / "s.duckdb"),
+                             "--as", "someone@example.com"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--as only applies" in result.stderr
