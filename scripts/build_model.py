@@ -14,27 +14,24 @@ the hashed n-gram head) and keeps the refitted topic and intent heads within eac
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from worksignal.classify.heads import LinearHead, load_heads, save_heads
-from worksignal.classify.train import corpus_rows, read_labelled, train
+from worksignal.classify.heads import LinearHead, fit_platt, load_heads, save_heads
+from worksignal.classify.model import HEADS, TIERS
+from worksignal.classify.train import corpus_rows, heads_digest, read_labelled, train
 
 
 def platt_from_oof(oof_path: Path, labels: Path) -> tuple[float, float]:
     """Platt scaling for the fine-tuned work head, fitted on its out-of-fold probabilities
     (finetune_encoder.py --cv K --oof F over the same labels), so it is fitted on unseen text."""
-    from sklearn.linear_model import LogisticRegression
-
     p = np.clip(np.load(oof_path)["work"], 1e-6, 1 - 1e-6)
     y = np.array([int(r["work"]) for r in read_labelled([labels])])
     if len(p) != len(y) or np.isnan(p).any():
         raise SystemExit(f"{oof_path} does not hold one out-of-fold probability per row of {labels}")
-    fit = LogisticRegression(C=1e6, max_iter=1000).fit(np.log(p / (1 - p))[:, None], y)
-    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    return fit_platt(np.log(p / (1 - p)), y == 1)
 
 
 def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, float] | None = None) -> str:
@@ -43,7 +40,7 @@ def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, f
     if platt is not None:
         tuned["work"].platt = platt
     path = model_dir / "accurate.npz"
-    heads, arrays = load_heads(path, ["work", "topic", "group", "intent", "work_ngrams"])
+    heads, arrays = load_heads(path, list(HEADS))
     width = heads["topic"].weights.shape[0]  # static features first, then the encoder's 384
     for name, head in tuned.items():
         weights = np.zeros((width, head.weights.shape[1]), dtype=np.float32)
@@ -53,12 +50,8 @@ def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, f
     save_heads(path, heads, extra)
     manifest_path = model_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    fingerprint = hashlib.blake2b(digest_size=4)
-    for tier in ("fast", "accurate"):
-        tier_heads, _ = load_heads(model_dir / f"{tier}.npz", ["work", "topic", "group", "intent", "work_ngrams"])
-        for name in sorted(tier_heads):
-            fingerprint.update(tier_heads[name].weights.tobytes())
-    manifest["version"] = manifest["version"].rsplit("-", 1)[0] + "-" + fingerprint.hexdigest()
+    digest = heads_digest(load_heads(model_dir / f"{tier}.npz", list(HEADS))[0] for tier in TIERS)
+    manifest["version"] = manifest["version"].rsplit("-", 1)[0] + "-" + digest
     manifest["tiers"]["accurate"]["heads"] = "work and topic group from the fine-tuned encoder; topic and intent refitted"
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return str(manifest["version"])

@@ -17,11 +17,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from worksignal.classify.encoders import encoder_fine_tuned
 from worksignal.classify.evaluate import bootstrap_ci, calibration_error, cohen_kappa
+from worksignal.classify.heads import fit_platt
 from worksignal.classify.model import Encoders
 from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.classify.train import (
@@ -83,8 +83,8 @@ def main() -> None:
     logit = np.log(np.clip(ft_work, 1e-6, 1 - 1e-6) / np.clip(1 - ft_work, 1e-6, 1))
     for test_idx in fold_index:
         rest = np.setdiff1d(np.arange(n), test_idx)
-        platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit[rest, None], y[rest])
-        calibrated[test_idx] = platt.predict_proba(logit[test_idx, None])[:, 1]
+        a, b = fit_platt(logit[rest], y[rest] == 1)
+        calibrated[test_idx] = 1.0 / (1.0 + np.exp(-(a * logit[test_idx] + b)))
     tuned_p = (calibrated + ngram_p) / 2  # the accurate tier with the fine-tuned encoder
     cascade_p = np.where(escalate, tuned_p, fast_p)
     cascade_group = np.where(escalate, ft_group, fast_group)

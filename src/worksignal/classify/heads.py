@@ -77,12 +77,18 @@ def fit_head(x: Any, labels: list[str] | np.ndarray, *, c: float = 2.0, calibrat
                 fold = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(
                     x[tr], y[tr], sample_weight=None if weights is None else weights[tr])
                 oof[te] = fold.decision_function(x[te])
-            platt = LogisticRegression(C=1e6, max_iter=1000).fit(oof[:, None], y == model.classes_[1],
-                                                                 sample_weight=weights)
-            head.platt = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+            head.platt = fit_platt(oof, y == model.classes_[1], weights)
         return head
     return LinearHead([str(k) for k in model.classes_], model.coef_.T.copy(), model.intercept_.copy())
 
+
+
+def fit_platt(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """Platt scaling (a, b) for p = sigmoid(a * score + b), from scores the head did not train on."""
+    from sklearn.linear_model import LogisticRegression
+
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(scores[:, None], positive, sample_weight=weights)
+    return float(platt.coef_[0, 0]), float(platt.intercept_[0])
 
 
 def save_heads(path: Path, heads: dict[str, LinearHead], extra: dict[str, np.ndarray] | None = None) -> None:

@@ -57,6 +57,15 @@ def _minilm() -> str:
     return "all-MiniLM-L6-v2 fine-tuned on the shipped labels" if encoder_fine_tuned() else "all-MiniLM-L6-v2"
 
 
+def heads_digest(tiers_heads: Iterable[dict[str, LinearHead]]) -> str:
+    """The model version's suffix: it names the fitted weights, so any change of data or recipe relabels."""
+    fingerprint = hashlib.blake2b(digest_size=4)
+    for heads in tiers_heads:
+        for name in sorted(heads):
+            fingerprint.update(heads[name].weights.tobytes())
+    return fingerprint.hexdigest()
+
+
 def text_hashes(texts: Iterable[str]) -> np.ndarray:
     """64-bit digests of normalised texts: lets `eval` notice it is scoring training text."""
     return np.array(sorted({int.from_bytes(hashlib.blake2b(" ".join(t.lower().split()).encode(), digest_size=8).digest(), "little")
@@ -109,13 +118,12 @@ def escalation_threshold(model_tiers: dict[str, Tier], encoders: Encoders, rows:
     x = encoders.features("fast", texts, [""] * len(texts))
     work = np.array([str(int(r["work"])) for r in rows])
     weights = np.array([float(r.get("weight", 1.0)) for r in rows])
-    shipped = model_tiers["fast"].heads["work"]
-    scores = np.zeros(len(rows))
+    p = np.zeros(len(rows))
     for train_idx, test_idx in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, work):
         fold = fit_head(x[train_idx], work[train_idx], calibrate=False, seed=seed, weights=weights[train_idx])
-        scores[test_idx] = fold.scores(x[test_idx])[:, 0]
-    a, b = shipped.platt  # the shipped head's calibration, applied to the fold heads' scores
-    confidence = np.abs(1.0 / (1.0 + np.exp(-(a * scores + b))) - 0.5) * 2
+        fold.platt = model_tiers["fast"].heads["work"].platt  # the shipped head's calibration
+        p[test_idx] = fold.proba(x[test_idx])[:, fold.classes.index("1")]
+    confidence = np.abs(p - 0.5) * 2
     return float(np.quantile(confidence, min(share, 1.0)))
 
 
@@ -130,12 +138,7 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
     encoders = encoders or Encoders()
     tiers = fit_tiers(rows, encoders, seed=seed, progress=progress)
     texts = [r["text"] for r in rows]
-    # The version names the fitted weights, so any change of data or recipe relabels.
-    fingerprint = hashlib.blake2b(digest_size=4)
-    for tier in tiers.values():
-        for head_name in sorted(tier.heads):
-            fingerprint.update(tier.heads[head_name].weights.tobytes())
-    digest = fingerprint.hexdigest()
+    digest = heads_digest(tier.heads for tier in tiers.values())
     hashes = text_hashes(texts)
     threshold = escalation_threshold(tiers, encoders, rows, escalate_share, seed=seed)
     for name, tier in tiers.items():
