@@ -111,32 +111,36 @@ def summary(store: Store, *, min_group_size: int, min_conversations: int | None 
                 "quarantined": 0, "rule_based_labels": False, "people_in_directory": None,
                 "suppressed": [{"cell": "total", "suppressed": True, "reason": BELOW_FLOOR}]}
 
-    suppressed: list[dict[str, Any]] = []
-    team_cells = guard_children([_cell(*r) for r in q(
-        f"SELECT team, {_COUNTS} FROM ({rows}) GROUP BY team ORDER BY team", params)], floor)
-    teams = [{"team": c.key, **_figures(c, noise)} for c in team_cells if not c.suppressed]
-    suppressed += [{"cell": "team", "team": c.key, "suppressed": True, "reason": c.reason}
-                   for c in team_cells if c.suppressed]
+    def by(column: str) -> list[Cell]:
+        """The scope's cells by one column: children of the total, for the guard."""
+        return [_cell(str(r[0]), *r[1:]) for r in q(
+            f"SELECT {column}, {_COUNTS} FROM ({rows}) WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY 1", params)]
 
-    group_rows = {r[0]: r for r in q(
-        f"SELECT topic_group, {_COUNTS} FROM ({rows}) WHERE topic_group IS NOT NULL GROUP BY topic_group", params)}
-    group_cells = guard_children([_cell(*group_rows.get(g, (g, [], 0, 0, 0, 0, 0, 0))) for g in GROUPS], floor)
+    def hidden(kind: str, cells: list[Cell]) -> list[dict[str, Any]]:
+        return [{"cell": kind, kind: c.key, "suppressed": True, "reason": c.reason} for c in cells if c.suppressed]
+
+    team_cells = guard_children(by("team"), floor)
+    teams = [{"team": c.key, **_figures(c, noise)} for c in team_cells if not c.suppressed]
+    suppressed = hidden("team", team_cells)
+
+    group_rows = {c.key: c for c in by("topic_group")}
+    # Every group is listed, an empty one as a cell of nobody (hidden by the floor).
+    group_cells = guard_children([group_rows.get(g) or _cell(g, [], 0, 0, 0, 0, 0, 0) for g in GROUPS], floor)
     overall = _figures(total, noise)
     labelled = overall["labelled"]
     topic_groups: dict[str, dict[str, Any]] = {}
     for cell in group_cells:
         if cell.suppressed:
             topic_groups[cell.key] = {"conversations": None, "share": None, "suppressed": True}
-            suppressed.append({"cell": "topic_group", "topic_group": cell.key, "suppressed": True, "reason": cell.reason})
         else:
             n = noise(cell.conversations) if noise else cell.conversations
             topic_groups[cell.key] = {"conversations": n, "share": _share(n, labelled)}
 
-    week_cells = guard_children([_cell(str(r[0]), *r[1:]) for r in q(
-        f"SELECT week, {_COUNTS} FROM ({rows}) WHERE week IS NOT NULL GROUP BY week ORDER BY week", params)], floor)
+    suppressed += hidden("topic_group", group_cells)
+
+    week_cells = guard_children(by("week"), floor)
     weeks = [{"week": c.key, **_figures(c, noise)} for c in week_cells if not c.suppressed]
-    suppressed += [{"cell": "week", "week": c.key, "suppressed": True, "reason": c.reason}
-                   for c in week_cells if c.suppressed]
+    suppressed += hidden("week", week_cells)
 
     table = {(team, str(week)): _cell(f"{team}|{week}", *counts) for team, week, *counts in q(
         f"SELECT team, week, {_COUNTS} FROM ({rows}) WHERE week IS NOT NULL GROUP BY team, week", params)}
