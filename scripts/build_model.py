@@ -1,6 +1,10 @@
 """Build the shipped classifier model: heads fitted on labels, plus a fine-tuned encoder's heads.
 
-`worksignal train` fits linear heads over the shipped encoders. When the accurate tier's
+`worksignal train` fits linear heads over the shipped encoders. When the fast tier's static
+vectors were tuned on the same labels (`scripts/tune_static.py --save`), the fast heads'
+own Platt scaling and the escalation threshold come from texts the vectors had seen and
+would be overconfident; `--fast-oof` refits both on the out-of-fold scores of
+`tune_static.py --cv K --oof F`. When the accurate tier's
 encoder was fine-tuned (`scripts/finetune_encoder.py --save DIR`, then
 `scripts/build_encoders.py --from DIR`), its own work and topic-group heads were trained
 with it; heads refitted on the very texts it was tuned on would be overconfident, so this
@@ -8,7 +12,8 @@ script takes the fine-tuned ones for the accurate tier (its work head is still a
 the hashed n-gram head) and keeps the refitted topic and intent heads within each group.
 
     python scripts/build_model.py --labels ../shared/data/labels/dev.jsonl \
-        --encoder-heads build/tuned/heads.npz --calibrate-with build/oof_ft.npz
+        --encoder-heads build/tuned/heads.npz --calibrate-with build/oof_ft.npz \
+        --fast-oof build/oof_static.npz
 """
 
 from __future__ import annotations
@@ -32,6 +37,27 @@ def platt_from_oof(oof_path: Path, labels: Path) -> tuple[float, float]:
     if len(p) != len(y) or np.isnan(p).any():
         raise SystemExit(f"{oof_path} does not hold one out-of-fold probability per row of {labels}")
     return fit_platt(np.log(p / (1 - p)), y == 1)
+
+
+def calibrate_fast(model_dir: Path, oof_path: Path, labels: Path) -> float:
+    """Platt scaling for the fast work head and the escalation threshold, both from the
+    out-of-fold scores of per-fold tuned static vectors (tune_static.py --cv K --oof F)."""
+    score = np.load(oof_path)["work_score"]
+    y = np.array([int(r["work"]) for r in read_labelled([labels])])
+    if len(score) != len(y) or np.isnan(score).any():
+        raise SystemExit(f"{oof_path} does not hold one out-of-fold score per row of {labels}")
+    a, b = fit_platt(score, y == 1)
+    path = model_dir / "fast.npz"
+    heads, arrays = load_heads(path, list(HEADS))
+    heads["work"].platt = (a, b)
+    save_heads(path, heads, {k: v for k, v in arrays.items() if k in ("train_hashes", "ngrams.idf")})
+    manifest_path = model_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    confidence = np.abs(1.0 / (1.0 + np.exp(-(a * score + b))) - 0.5) * 2
+    threshold = float(np.quantile(confidence, manifest["thresholds"]["escalate_share"]))
+    manifest["thresholds"]["escalate_below"] = round(threshold, 6)
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return threshold
 
 
 def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, float] | None = None) -> str:
@@ -62,10 +88,13 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, nargs="+", required=True)
     parser.add_argument("--encoder-heads", type=Path, help="heads.npz written by finetune_encoder.py --save")
     parser.add_argument("--calibrate-with", type=Path, help="out-of-fold npz from finetune_encoder.py --cv over the first --labels")
+    parser.add_argument("--fast-oof", type=Path, help="out-of-fold npz from tune_static.py --cv over the first --labels")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src/worksignal/classify/models")
     args = parser.parse_args()
     rows = read_labelled(args.labels) + corpus_rows()
     model = train(rows, args.out, sources=[p.name for p in args.labels] + ["worksignal corpus"], progress=print)
+    if args.fast_oof:
+        print(f"escalating below fast-tier confidence {calibrate_fast(args.out, args.fast_oof, args.labels[0]):.4f}")
     platt = platt_from_oof(args.calibrate_with, args.labels[0]) if args.calibrate_with else None
     version = adopt_encoder_heads(args.out, args.encoder_heads, platt) if args.encoder_heads else model.version
     print(f"wrote model {version} ({len(rows):,} rows) to {args.out}")

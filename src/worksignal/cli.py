@@ -334,9 +334,9 @@ def eval_(
         err.print(f"[yellow]warning:[/yellow] {result['overlap_with_training']:,} of these texts were in the model's "
                   "training data, so this flatters it; use --cv K for an honest figure.")
     if cv and result["encoder_fine_tuned"]:
-        err.print("[yellow]warning:[/yellow] the accurate tier's encoder was fine-tuned on the shipped labels and "
-                  "--cv refits only the heads: if these texts are among those labels, the accurate and cascade "
-                  "figures are flattered (scripts/cv_recipe.py gives the honest ones).")
+        err.print("[yellow]warning:[/yellow] the shipped encoders were tuned on the shipped labels and --cv "
+                  "refits only the heads: if these texts are among those labels, the figures are flattered "
+                  "(scripts/cv_recipe.py gives the honest ones).")
     if json:
         _print_json({k: v for k, v in result.items() if k != "confusion"})
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,15 +17,22 @@ def encoder_fine_tuned(path: Path = MODELS / "encoder") -> bool:
     return pooling.is_file() and bool(json.loads(pooling.read_text()).get("fine_tuned"))
 
 
+def static_fine_tuned(path: Path = MODELS / "static") -> bool:
+    """Whether the static embeddings were tuned on the shipped labels (scripts/tune_static.py)."""
+    marker = path / "tuned.json"
+    return marker.is_file() and bool(json.loads(marker.read_text()).get("fine_tuned"))
+
+
 class StaticEncoder:
     """model2vec static embeddings (distilled from MiniLM): tens of thousands of texts/s."""
 
     name = "static"
+    max_chars = 2000
 
-    def __init__(self, path: Path = MODELS / "static", max_chars: int = 2000) -> None:
+    def __init__(self, path: Path = MODELS / "static", max_chars: int = 2000, model: Any = None) -> None:
         from model2vec import StaticModel
 
-        self.model = StaticModel.from_pretrained(str(path))
+        self.model = model if model is not None else StaticModel.from_pretrained(str(path))
         self.max_chars = max_chars
         self.dim = int(self.model.dim)
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from worksignal.classify.cascade import Cascade, Labels
-from worksignal.classify.encoders import encoder_fine_tuned
+from worksignal.classify.encoders import encoder_fine_tuned, static_fine_tuned
 from worksignal.classify.llm import LLMClassifier
 from worksignal.classify.model import ClassifierModel, Encoders
 from worksignal.classify.taxonomy import TOPIC_GROUPS
@@ -117,8 +117,8 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
         "tier_shares": {k: round(v / n, 4) for k, v in sorted(Counter(tier.tolist()).items())},
         "prompts_per_second": round(n / seconds, 1) if seconds else None,
         "overlap_with_training": overlap,
-        # --cv refits heads, not encoders: a fine-tuned encoder has seen the shipped labels.
-        "encoder_fine_tuned": mode != "fast" and encoder_fine_tuned(),
+        # --cv refits heads, not encoders: a tuned encoder has seen the shipped labels.
+        "encoder_fine_tuned": static_fine_tuned() or (mode != "fast" and encoder_fine_tuned()),
     }
     if topical.any():
         true_topic = np.array([r["topic"] for r in rows], dtype=object)[topical]

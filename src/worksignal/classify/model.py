@@ -45,11 +45,13 @@ class Prediction:
 class Encoders:
     """Loads each encoder once, on first use (cold start stays small for the fast tier).
 
-    With `memo=True` (training, cross-validation) each text is encoded once per encoder.
+    With `memo=True` (training, cross-validation) each text is encoded once per encoder;
+    `static` swaps in another static model (a fold's own tuning, in cross-validation).
     """
 
-    def __init__(self, memo: bool = False) -> None:
+    def __init__(self, memo: bool = False, static: StaticEncoder | None = None) -> None:
         self.memo: dict[tuple[str, str], np.ndarray] | None = {} if memo else None
+        self._static = static
 
     def _encode(self, name: str, texts: list[str]) -> np.ndarray:
         encoder = self.static if name == "static" else self.minilm
@@ -63,7 +65,7 @@ class Encoders:
 
     @cached_property
     def static(self) -> StaticEncoder:
-        return StaticEncoder()
+        return self._static or StaticEncoder()
 
     @cached_property
     def minilm(self) -> OnnxEncoder:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from worksignal.classify.encoders import encoder_fine_tuned
+from worksignal.classify.encoders import encoder_fine_tuned, static_fine_tuned
 from worksignal.classify.hashed import HashedNgrams
 from worksignal.classify.heads import LinearHead, fit_head, save_heads
 from worksignal.classify.model import TIERS, ClassifierModel, Encoders, Tier
@@ -55,6 +55,11 @@ def corpus_rows(weight: float = CORPUS_WEIGHT) -> list[dict[str, Any]]:
 
 def _minilm() -> str:
     return "all-MiniLM-L6-v2 fine-tuned on the shipped labels" if encoder_fine_tuned() else "all-MiniLM-L6-v2"
+
+
+def _static() -> str:
+    tuned = ", tuned on the shipped labels" if static_fine_tuned() else ""
+    return f"static (model2vec, distilled from all-MiniLM-L6-v2{tuned})"
 
 
 def heads_digest(tiers_heads: Iterable[dict[str, LinearHead]]) -> str:
@@ -152,8 +157,8 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
         "rows": len(rows),
         "work_share": round(float(np.mean([int(r["work"]) for r in rows])), 4),
         "sources": sources,
-        "tiers": {"fast": {"encoder": "static (model2vec, distilled from all-MiniLM-L6-v2)"},
-                  "accurate": {"encoder": f"static + {_minilm()} (ONNX int8); work also from hashed n-grams"}},
+        "tiers": {"fast": {"encoder": _static()},
+                  "accurate": {"encoder": f"{_static()} + {_minilm()} (ONNX int8); work also from hashed n-grams"}},
         "thresholds": {"escalate_below": round(threshold, 6), "escalate_share": escalate_share},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
