@@ -8,8 +8,8 @@ would be overconfident; `--fast-oof` refits both on the out-of-fold scores of
 encoder was fine-tuned (`scripts/finetune_encoder.py --save DIR`, then
 `scripts/build_encoders.py --from DIR`), its own work and topic-group heads were trained
 with it; heads refitted on the very texts it was tuned on would be overconfident, so this
-script takes the fine-tuned ones for the accurate tier (its work head is still averaged with
-the hashed n-gram head) and keeps the refitted topic and intent heads within each group.
+script takes the fine-tuned ones for the accurate tier (its work head is blended with the
+hashed n-gram head, with weights fitted on both heads' out-of-fold probabilities) and keeps the refitted topic and intent heads within each group.
 
     python scripts/build_model.py --labels ../shared/data/labels/dev.jsonl \
         --encoder-heads build/tuned/heads.npz --calibrate-with build/oof_ft.npz \
@@ -25,8 +25,15 @@ from pathlib import Path
 import numpy as np
 
 from worksignal.classify.heads import LinearHead, fit_platt, load_heads, save_heads
-from worksignal.classify.model import HEADS, TIERS
-from worksignal.classify.train import corpus_rows, heads_digest, read_labelled, train
+from worksignal.classify.model import HEADS, TIERS, logit
+from worksignal.classify.train import (
+    corpus_rows,
+    fit_blend,
+    heads_digest,
+    ngram_out_of_fold,
+    read_labelled,
+    train,
+)
 
 
 def platt_from_oof(oof_path: Path, labels: Path) -> tuple[float, float]:
@@ -60,8 +67,19 @@ def calibrate_fast(model_dir: Path, oof_path: Path, labels: Path) -> float:
     return threshold
 
 
-def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, float] | None = None) -> str:
-    """Put the fine-tuned heads into the accurate tier, padded to its feature layout."""
+def blend_from_oof(oof_path: Path, labels: Path, platt: tuple[float, float]) -> LinearHead:
+    """The accurate tier's blend of its two work heads, fitted on out-of-fold probabilities
+    of both: the fine-tuned head's (Platt-scaled) and the n-gram head's, same folds."""
+    rows = read_labelled([labels])
+    a, b = platt
+    dense = 1.0 / (1.0 + np.exp(-(a * logit(np.load(oof_path)["work"]) + b)))
+    return fit_blend(dense, ngram_out_of_fold(rows, corpus_rows()), np.array([int(r["work"]) for r in rows]))
+
+
+def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, float] | None = None,
+                        blend: LinearHead | None = None) -> str:
+    """Put the fine-tuned heads (and the blend of the work heads) into the accurate tier,
+    padded to its feature layout."""
     tuned, _ = load_heads(heads_path, ["work", "group"])
     if platt is not None:
         tuned["work"].platt = platt
@@ -72,13 +90,17 @@ def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, f
         weights = np.zeros((width, head.weights.shape[1]), dtype=np.float32)
         weights[width - head.weights.shape[0]:] = head.weights
         heads[name] = LinearHead(head.classes, weights, head.bias, head.platt)
+    if blend is not None:
+        heads["work_blend"] = blend
     extra = {k: v for k, v in arrays.items() if k in ("train_hashes", "ngrams.idf")}
     save_heads(path, heads, extra)
     manifest_path = model_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     digest = heads_digest(load_heads(model_dir / f"{tier}.npz", list(HEADS))[0] for tier in TIERS)
     manifest["version"] = manifest["version"].rsplit("-", 1)[0] + "-" + digest
-    manifest["tiers"]["accurate"]["heads"] = "work and topic group from the fine-tuned encoder; topic and intent refitted"
+    manifest["tiers"]["accurate"]["heads"] = ("work and topic group from the fine-tuned encoder"
+                                              + (", work blended with the n-gram head" if blend else "")
+                                              + "; topic and intent refitted")
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return str(manifest["version"])
 
@@ -96,7 +118,8 @@ def main() -> None:
     if args.fast_oof:
         print(f"escalating below fast-tier confidence {calibrate_fast(args.out, args.fast_oof, args.labels[0]):.4f}")
     platt = platt_from_oof(args.calibrate_with, args.labels[0]) if args.calibrate_with else None
-    version = adopt_encoder_heads(args.out, args.encoder_heads, platt) if args.encoder_heads else model.version
+    blend = blend_from_oof(args.calibrate_with, args.labels[0], platt) if args.calibrate_with and platt else None
+    version = adopt_encoder_heads(args.out, args.encoder_heads, platt, blend) if args.encoder_heads else model.version
     print(f"wrote model {version} ({len(rows):,} rows) to {args.out}")
 
 

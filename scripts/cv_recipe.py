@@ -5,8 +5,8 @@ encoders. Two scripts do that, one tuning per fold, on the same folds, keeping o
 outputs: `scripts/finetune_encoder.py --cv K --oof F` (the accurate tier's MiniLM and its
 heads) and `scripts/tune_static.py --cv K --oof F` (the fast tier's static vectors and the
 fast tier's heads, fitted with worksignal's training code). This script adds, per fold, the
-hashed n-gram work head, the Platt scaling of both work heads and the escalation
-threshold, each fitted without the scored fold, and combines them as the cascade does, so
+hashed n-gram work head, the Platt scaling of both work heads, the blend of the two work
+heads of the accurate tier and the escalation threshold, each fitted without the scored fold, and combines them as the cascade does, so
 every figure is for text no part saw.
 
     python scripts/cv_recipe.py --labels ../shared/data/labels/dev.jsonl \
@@ -24,18 +24,15 @@ from sklearn.model_selection import StratifiedKFold
 
 from worksignal.classify.evaluate import bootstrap_ci, calibration_error, cohen_kappa
 from worksignal.classify.heads import fit_platt
+from worksignal.classify.model import logit
 from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.classify.train import (
     DEFAULT_ESCALATE_SHARE,
     corpus_rows,
-    fit_ngram_head,
+    fit_blend,
+    ngram_out_of_fold,
     read_labelled,
 )
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -60,39 +57,37 @@ def main() -> None:
     fast_score, fast_group = fast_oof["work_score"], fast_oof["group"]
     if np.isnan(oof["work"]).any() or np.isnan(fast_score).any() or len(fast_score) != len(rows):
         raise SystemExit("an out-of-fold file lacks some folds or rows: run its --cv to the end over these labels")
-    corpus = corpus_rows()
     n = len(rows)
-    ngram_p, ft_p, fast_p = np.zeros(n), np.zeros(n), np.zeros(n)
+    print("n-gram head, out of fold", flush=True)
+    ngram_p = ngram_out_of_fold(rows, corpus_rows(), args.cv)
+    ft_p, fast_p, accurate_p = np.zeros(n), np.zeros(n), np.zeros(n)
     escalate = np.zeros(n, dtype=bool)
-    folds = list(StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, y))
-    for k, (train_idx, test_idx) in enumerate(folds):
-        print(f"fold {k + 1}/{args.cv}", flush=True)
-        training = [rows[i] for i in train_idx] + corpus
-        weights = np.array([float(r.get("weight", 1.0)) for r in training])
-        ngrams, head = fit_ngram_head([r["text"] for r in training], [str(int(r["work"])) for r in training], weights)
-        ngram_p[test_idx] = head.proba_sparse(ngrams([texts[i] for i in test_idx]))[:, head.classes.index("1")]
-        # The shipped model is Platt-scaled, and its threshold set, on out-of-fold scores
-        # (build_model.py --calibrate-with, --fast-oof); here on the other folds' only.
+    for train_idx, test_idx in StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, y):
+        # The shipped model is Platt-scaled, blended and its threshold set on out-of-fold
+        # scores (build_model.py --calibrate-with, --fast-oof); here on the other folds' only.
         a, b = fit_platt(ft_logit[train_idx], y[train_idx] == 1)
         ft_p[test_idx] = sigmoid(a * ft_logit[test_idx] + b)
+        blend = fit_blend(sigmoid(a * ft_logit[train_idx] + b), ngram_p[train_idx], y[train_idx])
+        accurate_p[test_idx] = blend.proba(np.column_stack([logit(ft_p[test_idx]), logit(ngram_p[test_idx])]))[:, 1]
         a, b = fit_platt(fast_score[train_idx], y[train_idx] == 1)
         fast_p[test_idx] = sigmoid(a * fast_score[test_idx] + b)
         seen_confidence = np.abs(sigmoid(a * fast_score[train_idx] + b) - 0.5) * 2
         threshold = np.quantile(seen_confidence, args.escalate_share)
         escalate[test_idx] = np.abs(fast_p[test_idx] - 0.5) * 2 < threshold
     fast_conf = np.abs(fast_p - 0.5) * 2
-    accurate_p = (ft_p + ngram_p) / 2  # the accurate tier: fine-tuned head and n-gram head averaged
 
-    def score(p: np.ndarray, group: np.ndarray) -> dict[str, object]:
+    def score(p: np.ndarray, group: np.ndarray | None) -> dict[str, object]:
         predicted = (p >= 0.5).astype(int)
-        return {"work_kappa": round(cohen_kappa(y, predicted), 4), "work_kappa_ci": bootstrap_ci(y, predicted),
-                "work_calibration_error": round(calibration_error(y, p), 4),
-                "topic_group_kappa": round(cohen_kappa(true_group, group.astype(str)), 4)}
+        result = {"work_kappa": round(cohen_kappa(y, predicted), 4), "work_kappa_ci": bootstrap_ci(y, predicted),
+                  "work_calibration_error": round(calibration_error(y, p), 4)}
+        return result if group is None else result | {"topic_group_kappa": round(cohen_kappa(true_group, group.astype(str)), 4)}
 
     result = {
         "n": n, "cv_folds": args.cv, "escalated_share": round(float(escalate.mean()), 4),
         "fast": score(fast_p, fast_group),
         "fine_tuned_heads_alone": score(ft_p, ft_group),
+        "ngram_head_alone": score(ngram_p, None),
+        "accurate_averaged": score((ft_p + ngram_p) / 2, ft_group),
         "accurate": score(accurate_p, ft_group),
         "cascade": score(np.where(escalate, accurate_p, fast_p), np.where(escalate, ft_group, fast_group)),
     }

@@ -100,6 +100,69 @@ def test_adopted_encoder_heads_decide_the_accurate_tier(tmp_path: Path, small_ro
     assert (prediction.work_probability > 0.5).all()  # the n-gram head is averaged in, not overruled
 
 
+def test_the_blend_head_decides_how_much_each_work_view_counts(tmp_path: Path, small_rows):
+    """With a `work_blend` head the accurate tier's work label follows its weights, not an average."""
+    import numpy as np
+    from scripts.build_model import adopt_encoder_heads
+
+    from worksignal.classify.heads import LinearHead, save_heads
+    from worksignal.classify.taxonomy import GROUPS
+
+    train(small_rows, tmp_path / "m", sources=["test"], encoders=Encoders(memo=True))
+    save_heads(tmp_path / "heads.npz", {  # a work head that always says work
+        "work": LinearHead(["0", "1"], np.zeros((384, 1)), np.array([20.0])),
+        "group": LinearHead(list(GROUPS), np.zeros((384, len(GROUPS))), np.zeros(len(GROUPS))),
+    })
+    texts = ["fix the flaky integration test", "what should I cook tonight", "hi"]
+    work_p = {}
+    for name, weights in (("dense", [[1.0], [0.0]]), ("sparse", [[0.0], [1.0]])):
+        adopt_encoder_heads(tmp_path / "m", tmp_path / "heads.npz",
+                            blend=LinearHead(["0", "1"], np.array(weights), np.array([0.0])))
+        tier = ClassifierModel.load(tmp_path / "m").tiers["accurate"]
+        assert tier.ngrams is not None
+        features = Encoders().features("accurate", texts, [""] * len(texts))
+        work_p[name] = tier.predict(features, texts).work_probability
+    ngram_head = tier.heads["work_ngrams"]
+    assert np.allclose(work_p["dense"], 1.0, atol=1e-5)
+    assert np.allclose(work_p["sparse"], ngram_head.proba_sparse(tier.ngrams(texts))[:, 1], atol=1e-4)
+
+
+def test_fit_blend_trusts_the_view_that_knows():
+    import numpy as np
+
+    from worksignal.classify.train import fit_blend
+
+    rng = np.random.default_rng(0)
+    work = rng.integers(0, 2, 2000)
+    knows = np.clip(np.where(work == 1, 0.8, 0.2) + rng.normal(0, 0.05, 2000), 0.01, 0.99)
+    guesses = rng.uniform(0.01, 0.99, 2000)
+    blend = fit_blend(knows, guesses, work)
+    assert blend.weights[0, 0] > 0.5 and abs(blend.weights[1, 0]) < 0.2 * blend.weights[0, 0]
+
+
+def test_tuned_static_vectors_learn_the_labels_they_are_given():
+    """scripts/tune_static.py (train extra): tuning moves the given classes apart, even
+    arbitrary ones the shipped vectors know nothing about."""
+    pytest.importorskip("torch")
+    import numpy as np
+    from scripts.tune_static import tune
+
+    from worksignal.classify.encoders import StaticEncoder
+
+    rng = np.random.default_rng(0)
+    rows = [{**r, "work": int(rng.integers(0, 2))} for r in corpus_rows()[::8]]
+    stock = StaticEncoder()
+    tuned = StaticEncoder(model=tune(stock.model, rows, epochs=5, lr=3e-3))
+    texts = [r["text"] for r in rows]
+    work = np.array([r["work"] for r in rows]) == 1
+
+    def gap(vectors: np.ndarray) -> float:  # distance between the class means, in units of spread
+        return float(np.linalg.norm(vectors[work].mean(0) - vectors[~work].mean(0)) / vectors.std(0).mean())
+
+    assert tuned.model.embedding.shape == stock.model.embedding.shape
+    assert gap(tuned(texts)) > 2 * gap(stock(texts))
+
+
 def test_a_fine_tuned_encoder_gives_raw_mean_pooled_vectors(tmp_path: Path):
     import numpy as np
 

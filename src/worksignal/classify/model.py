@@ -22,7 +22,7 @@ from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.errors import WorksignalError
 
 TIERS = ("fast", "accurate")
-HEADS = ("work", "topic", "group", "intent", "work_ngrams")
+HEADS = ("work", "topic", "group", "intent", "work_ngrams", "work_blend")
 CONTEXT_WEIGHT = 0.3  # later user turns count, but the first turn leads
 FIRST_TOPIC = {g: next(t for t, tg in TOPIC_GROUPS.items() if tg == g) for g in GROUPS}
 
@@ -85,10 +85,16 @@ class Encoders:
         return np.hstack([fast, self._encode("minilm", first)])
 
 
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 @dataclass
 class Tier:
-    """Heads over a tier's dense features; optionally a second work head over hashed n-grams,
-    whose probability is averaged with the dense one (an ensemble of two views)."""
+    """Heads over a tier's dense features; optionally a second work head over hashed n-grams
+    (an ensemble of two views), combined by a `work_blend` head fitted on out-of-fold
+    probabilities of both (logistic regression over their logits) or else averaged."""
 
     name: str
     heads: dict[str, LinearHead]
@@ -100,7 +106,8 @@ class Tier:
         sparse_head = self.heads.get("work_ngrams")
         if sparse_head is not None and self.ngrams is not None and texts is not None:
             q = sparse_head.proba_sparse(self.ngrams(texts))[:, sparse_head.classes.index("1")]
-            p = (p + q) / 2
+            blend = self.heads.get("work_blend")
+            p = blend.proba(np.column_stack([logit(p), logit(q)]))[:, 1] if blend else (p + q) / 2
         topic_head = self.heads["topic"]
         topic_p = topic_head.proba(features)
         # The group comes from a group head where the tier has one (a fine-tuned encoder's),

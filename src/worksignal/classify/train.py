@@ -18,7 +18,7 @@ import numpy as np
 from worksignal.classify.encoders import encoder_fine_tuned, static_fine_tuned
 from worksignal.classify.hashed import HashedNgrams
 from worksignal.classify.heads import LinearHead, fit_head, save_heads
-from worksignal.classify.model import TIERS, ClassifierModel, Encoders, Tier
+from worksignal.classify.model import TIERS, ClassifierModel, Encoders, Tier, logit
 from worksignal.classify.taxonomy import INTENTS, TOPIC_GROUPS
 from worksignal.errors import UsageError
 
@@ -81,6 +81,31 @@ def fit_ngram_head(texts: list[str], work: list[str], weights: np.ndarray, seed:
     """The work head over hashed word and character n-grams (the accurate tier's second view)."""
     ngrams = HashedNgrams().fit(texts)
     return ngrams, fit_head(ngrams(texts), work, c=10.0, seed=seed, weights=weights)
+
+
+def ngram_out_of_fold(rows: list[dict[str, Any]], extra: list[dict[str, Any]], folds: int = 5,
+                      seed: int = 0) -> np.ndarray:
+    """Out-of-fold work probabilities of the n-gram head on `rows` (`extra` joins every
+    training fold); the folds are those the encoder-tuning scripts use."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.array([int(r["work"]) for r in rows])
+    p = np.zeros(len(rows))
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
+        training = [rows[i] for i in train_idx] + extra
+        weights = np.array([float(r.get("weight", 1.0)) for r in training])
+        ngrams, head = fit_ngram_head([r["text"] for r in training], [str(int(r["work"])) for r in training], weights)
+        p[test_idx] = head.proba_sparse(ngrams([rows[i]["text"] for i in test_idx]))[:, head.classes.index("1")]
+    return p
+
+
+def fit_blend(dense: np.ndarray, sparse: np.ndarray, work: np.ndarray) -> LinearHead:
+    """The `work_blend` head: how much to trust each view, from probabilities on unseen text."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.column_stack([logit(dense), logit(sparse)])
+    model = LogisticRegression(C=1e6, max_iter=1000).fit(x, np.asarray(work).astype(int))
+    return LinearHead(["0", "1"], model.coef_.T.copy(), model.intercept_.copy())
 
 
 def fit_tiers(rows: list[dict[str, Any]], encoders: Encoders, *, seed: int = 0, names: tuple[str, ...] = TIERS,
