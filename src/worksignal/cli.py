@@ -344,6 +344,8 @@ def eval_(
     for key in ("n", "work_kappa", "work_kappa_ci", "work_accuracy", "work_f1", "topic_kappa",
                 "topic_group_kappa", "tier_shares", "prompts_per_second"):
         table.add_row(key, str(result[key]))
+    for lang, figures in result.get("work_kappa_by_lang", {}).items():
+        table.add_row(f"work_kappa ({lang})", f"{figures['work_kappa']} (n={figures['n']})")
     out.print(table)
     c = result["confusion"]
     confusion = Table(title="work: truth (rows) by prediction (columns)")

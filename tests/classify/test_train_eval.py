@@ -51,18 +51,20 @@ def test_bad_label_rows_name_the_line(tmp_path: Path):
 
 def test_predict_and_eval_commands(tmp_path: Path):
     prompts = tmp_path / "in.jsonl"
-    prompts.write_text("\n".join(json.dumps({"id": i, "text": t, "work": w, "topic": tp}) for i, (t, w, tp) in enumerate([
-        ("SELECT count(*) FROM orders GROUP BY region is slow on 40M rows, index advice?", 1, "programming"),
-        ("best pizza dough recipe for a home oven", 0, "cooking"),
-        ("draft a reply to the vendor rejecting the price increase", 1, "argument_summary"),
-        ("write a love poem for my girlfriend", 0, "fiction"),
+    prompts.write_text("\n".join(json.dumps({"id": i, "text": t, "work": w, "topic": tp, "lang": lang})
+                                 for i, (t, w, tp, lang) in enumerate([
+        ("SELECT count(*) FROM orders GROUP BY region is slow on 40M rows, index advice?", 1, "programming", "en"),
+        ("best pizza dough recipe for a home oven", 0, "cooking", "en"),
+        ("draft a reply to the vendor rejecting the price increase", 1, "argument_summary", "en"),
+        ("write a love poem for my girlfriend", 0, "fiction", "en"),
+        ("Schreib eine Absage an den Lieferanten wegen der Preiserhöhung", 1, "argument_summary", "de"),
     ])) + "\n")
     out = tmp_path / "out.jsonl"
     env = os.environ.copy()
     subprocess.run([sys.executable, "-m", "worksignal", "predict", str(prompts), "--output", str(out)],
                    check=True, capture_output=True, env=env)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["id"] for r in rows] == [0, 1, 2, 3]
+    assert [r["id"] for r in rows] == [0, 1, 2, 3, 4]
     for row in rows:
         assert {"work_probability", "work", "topic", "topic_group", "intent", "tier"} <= set(row)
     result = subprocess.run([sys.executable, "-m", "worksignal", "eval", str(prompts), "--json", "--tier", "fast"],
@@ -71,6 +73,7 @@ def test_predict_and_eval_commands(tmp_path: Path):
     for key in ("n", "work_kappa", "work_kappa_ci", "work_accuracy", "work_f1", "topic_kappa",
                 "topic_group_kappa", "tier_shares", "prompts_per_second"):
         assert key in data
+    assert {lang: v["n"] for lang, v in data["work_kappa_by_lang"].items()} == {"en": 4, "de": 1}
 
 
 def test_adopted_encoder_heads_decide_the_accurate_tier(tmp_path: Path, small_rows):

@@ -125,6 +125,12 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
         result["topic_kappa"] = round(cohen_kappa(true_topic, topic[topical]), 4)
         true_group = np.array([TOPIC_GROUPS[t] for t in true_topic], dtype=object)
         result["topic_group_kappa"] = round(cohen_kappa(true_group, group[topical]), 4)
+    languages = np.array([str(r.get("lang") or "") for r in rows])
+    if languages.any():  # rows that say their language: where agreement is weak, by language
+        result["work_kappa_by_lang"] = {
+            lang: {"n": int((languages == lang).sum()),
+                   "work_kappa": round(cohen_kappa(truth[languages == lang], predicted[languages == lang]), 4)}
+            for lang in sorted(set(languages.tolist()) - {""}, key=lambda x: -int((languages == x).sum()))}
     result["confusion"] = {
         "true_work_pred_work": tp,
         "true_work_pred_nonwork": int(((predicted == 0) & (truth == 1)).sum()),
