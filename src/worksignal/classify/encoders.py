@@ -27,13 +27,13 @@ class StaticEncoder:
     """model2vec static embeddings (distilled from MiniLM): tens of thousands of texts/s."""
 
     name = "static"
-    max_chars = 2000
+    max_chars = 2000  # a longer text is read from its first 2,000 characters
 
-    def __init__(self, path: Path = MODELS / "static", max_chars: int = 2000, model: Any = None) -> None:
+    def __init__(self, path: Path = MODELS / "static", model: Any = None) -> None:
+        """Load the static model in `path`, or wrap an already loaded one (`model`)."""
         from model2vec import StaticModel
 
         self.model = model if model is not None else StaticModel.from_pretrained(str(path))
-        self.max_chars = max_chars
         self.dim = int(self.model.dim)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
