@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from worksignal.classify.heads import LinearHead, fit_platt, load_heads, save_heads
-from worksignal.classify.model import HEADS, TIERS, logit
+from worksignal.classify.model import HEADS, TIERS, logit, sigmoid
 from worksignal.classify.train import (
     corpus_rows,
     fit_blend,
@@ -60,7 +60,7 @@ def calibrate_fast(model_dir: Path, oof_path: Path, labels: Path) -> float:
     save_heads(path, heads, {k: v for k, v in arrays.items() if k in ("train_hashes", "ngrams.idf")})
     manifest_path = model_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    confidence = np.abs(1.0 / (1.0 + np.exp(-(a * score + b))) - 0.5) * 2
+    confidence = np.abs(sigmoid(a * score + b) - 0.5) * 2
     threshold = float(np.quantile(confidence, manifest["thresholds"]["escalate_share"]))
     manifest["thresholds"]["escalate_below"] = round(threshold, 6)
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -72,7 +72,7 @@ def blend_from_oof(oof_path: Path, labels: Path, platt: tuple[float, float]) -> 
     of both: the fine-tuned head's (Platt-scaled) and the n-gram head's, same folds."""
     rows = read_labelled([labels])
     a, b = platt
-    dense = 1.0 / (1.0 + np.exp(-(a * logit(np.load(oof_path)["work"]) + b)))
+    dense = sigmoid(a * logit(np.load(oof_path)["work"]) + b)
     return fit_blend(dense, ngram_out_of_fold(rows, corpus_rows()), np.array([int(r["work"]) for r in rows]))
 
 

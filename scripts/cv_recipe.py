@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from worksignal.classify.evaluate import bootstrap_ci, calibration_error, cohen_kappa
 from worksignal.classify.heads import fit_platt
-from worksignal.classify.model import logit
+from worksignal.classify.model import logit, sigmoid
 from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.classify.train import (
     DEFAULT_ESCALATE_SHARE,
@@ -33,10 +33,6 @@ from worksignal.classify.train import (
     ngram_out_of_fold,
     read_labelled,
 )
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 def main() -> None:

@@ -90,6 +90,10 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 @dataclass
 class Tier:
     """Heads over a tier's dense features; optionally a second work head over hashed n-grams
