@@ -46,6 +46,11 @@ def platt_from_oof(oof_path: Path, labels: Path) -> tuple[float, float]:
     return fit_platt(np.log(p / (1 - p)), y == 1)
 
 
+def resave_tier(path: Path, heads: dict[str, LinearHead], arrays: dict[str, np.ndarray]) -> None:
+    """Write a tier's changed heads back, keeping the arrays that are not heads."""
+    save_heads(path, heads, {k: v for k, v in arrays.items() if k in ("train_hashes", "ngrams.idf")})
+
+
 def calibrate_fast(model_dir: Path, oof_path: Path, labels: Path) -> float:
     """Platt scaling for the fast work head and the escalation threshold, both from the
     out-of-fold scores of per-fold tuned static vectors (tune_static.py --cv K --oof F)."""
@@ -57,7 +62,7 @@ def calibrate_fast(model_dir: Path, oof_path: Path, labels: Path) -> float:
     path = model_dir / "fast.npz"
     heads, arrays = load_heads(path, list(HEADS))
     heads["work"].platt = (a, b)
-    save_heads(path, heads, {k: v for k, v in arrays.items() if k in ("train_hashes", "ngrams.idf")})
+    resave_tier(path, heads, arrays)
     manifest_path = model_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     confidence = np.abs(sigmoid(a * score + b) - 0.5) * 2
@@ -92,8 +97,7 @@ def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, f
         heads[name] = LinearHead(head.classes, weights, head.bias, head.platt)
     if blend is not None:
         heads["work_blend"] = blend
-    extra = {k: v for k, v in arrays.items() if k in ("train_hashes", "ngrams.idf")}
-    save_heads(path, heads, extra)
+    resave_tier(path, heads, arrays)
     manifest_path = model_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     digest = heads_digest(load_heads(model_dir / f"{tier}.npz", list(HEADS))[0] for tier in TIERS)

@@ -32,7 +32,6 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "src/worksignal/classify/models/static"
 
 
 def base_model(path: Path) -> Any:
