@@ -4,7 +4,8 @@
 vectors were tuned on the same labels (`scripts/tune_static.py --save`), the fast heads'
 own Platt scaling and the escalation threshold come from texts the vectors had seen and
 would be overconfident; `--fast-oof` refits both on the out-of-fold scores of
-`tune_static.py --cv K --oof F`. When the accurate tier's
+`tune_static.py --cv K --oof F`, and fits there the blend of the fast tier's work head with
+the hashed n-gram work head. When the accurate tier's
 encoder was fine-tuned (`scripts/finetune_encoder.py --save DIR`, then
 `scripts/build_encoders.py --from DIR`), its own work and topic-group heads were trained
 with it; heads refitted on the very texts it was tuned on would be overconfident, so this
@@ -25,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from worksignal.classify.heads import LinearHead, fit_platt, load_heads, save_heads
-from worksignal.classify.model import HEADS, TIERS, logit, sigmoid
+from worksignal.classify.model import HEADS, NGRAM_HEADS, TIERS, logit, sigmoid
 from worksignal.classify.train import (
     corpus_rows,
+    fast_blend,
     fit_blend,
     heads_digest,
     ngram_out_of_fold,
@@ -36,53 +38,43 @@ from worksignal.classify.train import (
 )
 
 
-def platt_from_oof(oof_path: Path, labels: Path) -> tuple[float, float]:
+def platt_from_oof(oof_path: Path, work: np.ndarray) -> tuple[float, float]:
     """Platt scaling for the fine-tuned work head, fitted on its out-of-fold probabilities
     (finetune_encoder.py --cv K --oof F over the same labels), so it is fitted on unseen text."""
-    p = np.clip(np.load(oof_path)["work"], 1e-6, 1 - 1e-6)
-    y = np.array([int(r["work"]) for r in read_labelled([labels])])
-    if len(p) != len(y) or np.isnan(p).any():
-        raise SystemExit(f"{oof_path} does not hold one out-of-fold probability per row of {labels}")
-    return fit_platt(np.log(p / (1 - p)), y == 1)
+    p = np.load(oof_path)["work"]
+    if len(p) != len(work) or np.isnan(p).any():
+        raise SystemExit(f"{oof_path} does not hold one out-of-fold probability per labelled row")
+    return fit_platt(logit(p), work == 1)
 
 
 def resave_tier(path: Path, heads: dict[str, LinearHead], arrays: dict[str, np.ndarray]) -> None:
     """Write a tier's changed heads back, keeping the arrays that are not heads."""
-    save_heads(path, heads, {k: v for k, v in arrays.items() if k in ("train_hashes", "ngrams.idf")})
+    save_heads(path, heads, {k: v for k, v in arrays.items() if k == "train_hashes"})
 
 
-def calibrate_fast(model_dir: Path, oof_path: Path, labels: Path) -> float:
-    """Platt scaling for the fast work head and the escalation threshold, both from the
-    out-of-fold scores of per-fold tuned static vectors (tune_static.py --cv K --oof F)."""
+def calibrate_fast(model_dir: Path, oof_path: Path, work: np.ndarray, ngram_p: np.ndarray) -> dict[str, float]:
+    """The fast work head's Platt scaling, its blend with the n-gram work head and the
+    escalation threshold, from the out-of-fold scores of per-fold tuned static vectors
+    (tune_static.py --cv K --oof F) and of the n-gram head, same folds."""
     score = np.load(oof_path)["work_score"]
-    y = np.array([int(r["work"]) for r in read_labelled([labels])])
-    if len(score) != len(y) or np.isnan(score).any():
-        raise SystemExit(f"{oof_path} does not hold one out-of-fold score per row of {labels}")
-    a, b = fit_platt(score, y == 1)
+    if len(score) != len(work) or np.isnan(score).any():
+        raise SystemExit(f"{oof_path} does not hold one out-of-fold score per labelled row")
+    a, b = fit_platt(score, work == 1)
+    manifest_path = model_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    blend, thresholds = fast_blend(sigmoid(a * score + b), ngram_p, work, manifest["thresholds"]["escalate_share"])
     path = model_dir / "fast.npz"
     heads, arrays = load_heads(path, list(HEADS))
     heads["work"].platt = (a, b)
+    heads["work_blend"] = blend
     resave_tier(path, heads, arrays)
-    manifest_path = model_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    confidence = np.abs(sigmoid(a * score + b) - 0.5) * 2
-    threshold = float(np.quantile(confidence, manifest["thresholds"]["escalate_share"]))
-    manifest["thresholds"]["escalate_below"] = round(threshold, 6)
+    manifest["thresholds"] = thresholds
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return threshold
-
-
-def blend_from_oof(oof_path: Path, labels: Path, platt: tuple[float, float]) -> LinearHead:
-    """The accurate tier's blend of its two work heads, fitted on out-of-fold probabilities
-    of both: the fine-tuned head's (Platt-scaled) and the n-gram head's, same folds."""
-    rows = read_labelled([labels])
-    a, b = platt
-    dense = sigmoid(a * logit(np.load(oof_path)["work"]) + b)
-    return fit_blend(dense, ngram_out_of_fold(rows, corpus_rows()), np.array([int(r["work"]) for r in rows]))
+    return thresholds
 
 
 def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, float] | None = None,
-                        blend: LinearHead | None = None) -> str:
+                        blend: LinearHead | None = None) -> None:
     """Put the fine-tuned heads (and the blend of the work heads) into the accurate tier,
     padded to its feature layout."""
     tuned, _ = load_heads(heads_path, ["work", "group"])
@@ -100,11 +92,19 @@ def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, f
     resave_tier(path, heads, arrays)
     manifest_path = model_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    digest = heads_digest(load_heads(model_dir / f"{tier}.npz", list(HEADS))[0] for tier in TIERS)
-    manifest["version"] = manifest["version"].rsplit("-", 1)[0] + "-" + digest
     manifest["tiers"]["accurate"]["heads"] = ("work and topic group from the fine-tuned encoder"
                                               + (", work blended with the n-gram head" if blend else "")
                                               + "; topic and intent refitted")
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def restamp(model_dir: Path) -> str:
+    """A new version suffix from the heads as finally written (any refit relabels)."""
+    manifest_path = model_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    digest = heads_digest([load_heads(model_dir / f"{tier}.npz", list(HEADS))[0] for tier in TIERS]
+                          + [load_heads(model_dir / "ngrams.npz", list(NGRAM_HEADS))[0]])
+    manifest["version"] = manifest["version"].rsplit("-", 1)[0] + "-" + digest
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return str(manifest["version"])
 
@@ -118,14 +118,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src/worksignal/classify/models")
     args = parser.parse_args()
     rows = read_labelled(args.labels) + corpus_rows()
-    model = train(rows, args.out, sources=[p.name for p in args.labels] + ["worksignal corpus"], progress=print)
+    train(rows, args.out, sources=[p.name for p in args.labels] + ["worksignal corpus"], progress=print)
+    first = read_labelled(args.labels[:1])
+    work = np.array([int(r["work"]) for r in first])
+    if args.fast_oof or args.calibrate_with:
+        print("n-gram head, out of fold over the first --labels", flush=True)
+        ngram_p = ngram_out_of_fold(first, corpus_rows(), group=False)["work"]
     if args.fast_oof:
-        print(f"escalating below fast-tier confidence {calibrate_fast(args.out, args.fast_oof, args.labels[0]):.4f}")
-    platt = platt_from_oof(args.calibrate_with, args.labels[0]) if args.calibrate_with else None
-    blend = blend_from_oof(args.calibrate_with, args.labels[0], platt) if args.calibrate_with and platt else None
-    version = adopt_encoder_heads(args.out, args.encoder_heads, platt, blend) if args.encoder_heads else model.version
-    print(f"wrote model {version} ({len(rows):,} rows) to {args.out}")
-
+        thresholds = calibrate_fast(args.out, args.fast_oof, work, ngram_p)
+        print(f"escalating below fast-tier confidence {thresholds['escalate_below']:.4f}")
+    if args.encoder_heads:
+        platt = blend = None
+        if args.calibrate_with:
+            platt = platt_from_oof(args.calibrate_with, work)
+            dense = sigmoid(platt[0] * logit(np.load(args.calibrate_with)["work"]) + platt[1])
+            blend = fit_blend(dense, ngram_p, work)
+        adopt_encoder_heads(args.out, args.encoder_heads, platt, blend)
+    print(f"wrote model {restamp(args.out)} ({len(rows):,} rows) to {args.out}")
 
 if __name__ == "__main__":
     main()

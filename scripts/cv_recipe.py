@@ -5,9 +5,10 @@ encoders. Two scripts do that, one tuning per fold, on the same folds, keeping o
 outputs: `scripts/finetune_encoder.py --cv K --oof F` (the accurate tier's MiniLM and its
 heads) and `scripts/tune_static.py --cv K --oof F` (the fast tier's static vectors and the
 fast tier's heads, fitted with worksignal's training code). This script adds, per fold, the
-hashed n-gram work head, the Platt scaling of both work heads, the blend of the two work
-heads of the accurate tier and the escalation threshold, each fitted without the scored fold, and combines them as the cascade does, so
-every figure is for text no part saw.
+hashed n-gram work and topic-group heads, the Platt scaling of both dense work heads, each
+tier's blend of its dense work head with the n-gram one and the escalation threshold, each
+fitted without the scored fold, and combines them as the cascade does (topic group: each
+tier's dense and n-gram probabilities multiplied), so every figure is for text no part saw.
 
     python scripts/cv_recipe.py --labels ../shared/data/labels/dev.jsonl \
         --oof build/oof_ft.npz --fast-oof build/oof_static.npz
@@ -29,6 +30,7 @@ from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.classify.train import (
     DEFAULT_ESCALATE_SHARE,
     corpus_rows,
+    fast_blend,
     fit_blend,
     ngram_out_of_fold,
     read_labelled,
@@ -49,14 +51,24 @@ def main() -> None:
     y = np.array([int(r["work"]) for r in rows])
     true_group = np.array([TOPIC_GROUPS[r["topic"]] for r in rows])
     oof, fast_oof = np.load(args.oof), np.load(args.fast_oof)
-    ft_logit, ft_group = logit(oof["work"]), np.array(GROUPS)[oof["group"].argmax(axis=1)]
-    fast_score, fast_group = fast_oof["work_score"], fast_oof["group"]
+    ft_logit, fast_score = logit(oof["work"]), fast_oof["work_score"]
     if np.isnan(oof["work"]).any() or np.isnan(fast_score).any() or len(fast_score) != len(rows):
         raise SystemExit("an out-of-fold file lacks some folds or rows: run its --cv to the end over these labels")
+    if "group_p" not in fast_oof.files:
+        raise SystemExit(f"{args.fast_oof} has no group_p: rerun tune_static.py --cv with this version")
     n = len(rows)
-    print("n-gram head, out of fold", flush=True)
-    ngram_p = ngram_out_of_fold(rows, corpus_rows(), args.cv)
-    ft_p, fast_p, accurate_p = np.zeros(n), np.zeros(n), np.zeros(n)
+    print("n-gram heads, out of fold", flush=True)
+    ngram = ngram_out_of_fold(rows, corpus_rows(), args.cv)
+    ngram_p, ngram_group = ngram["work"], np.log(np.maximum(ngram["group"], 1e-12))
+
+    def group_of(*log_p: np.ndarray) -> np.ndarray:
+        return np.array(GROUPS)[sum(log_p).argmax(axis=1)]
+
+    ft_group_log = np.log(np.maximum(oof["group"], 1e-12))
+    static_group_log = np.log(np.maximum(fast_oof["group_p"], 1e-12))
+    static_group, fast_group = group_of(static_group_log), group_of(static_group_log, ngram_group)
+    ft_group, accurate_group = group_of(ft_group_log), group_of(ft_group_log, ngram_group)
+    ft_p, static_p, fast_p, accurate_p = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     escalate = np.zeros(n, dtype=bool)
     for train_idx, test_idx in StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, y):
         # The shipped model is Platt-scaled, blended and its threshold set on out-of-fold
@@ -66,10 +78,11 @@ def main() -> None:
         blend = fit_blend(sigmoid(a * ft_logit[train_idx] + b), ngram_p[train_idx], y[train_idx])
         accurate_p[test_idx] = blend.proba(np.column_stack([logit(ft_p[test_idx]), logit(ngram_p[test_idx])]))[:, 1]
         a, b = fit_platt(fast_score[train_idx], y[train_idx] == 1)
-        fast_p[test_idx] = sigmoid(a * fast_score[test_idx] + b)
-        seen_confidence = np.abs(sigmoid(a * fast_score[train_idx] + b) - 0.5) * 2
-        threshold = np.quantile(seen_confidence, args.escalate_share)
-        escalate[test_idx] = np.abs(fast_p[test_idx] - 0.5) * 2 < threshold
+        static_p[test_idx] = sigmoid(a * fast_score[test_idx] + b)
+        blend, thresholds = fast_blend(sigmoid(a * fast_score[train_idx] + b), ngram_p[train_idx], y[train_idx],
+                                       args.escalate_share)
+        fast_p[test_idx] = blend.proba(np.column_stack([logit(static_p[test_idx]), logit(ngram_p[test_idx])]))[:, 1]
+        escalate[test_idx] = np.abs(fast_p[test_idx] - 0.5) * 2 < thresholds["escalate_below"]
     fast_conf = np.abs(fast_p - 0.5) * 2
 
     def score(p: np.ndarray, group: np.ndarray | None) -> dict[str, object]:
@@ -80,12 +93,13 @@ def main() -> None:
 
     result = {
         "n": n, "cv_folds": args.cv, "escalated_share": round(float(escalate.mean()), 4),
+        "fast_static_alone": score(static_p, static_group),
         "fast": score(fast_p, fast_group),
         "fine_tuned_heads_alone": score(ft_p, ft_group),
-        "ngram_head_alone": score(ngram_p, None),
-        "accurate_averaged": score((ft_p + ngram_p) / 2, ft_group),
-        "accurate": score(accurate_p, ft_group),
-        "cascade": score(np.where(escalate, accurate_p, fast_p), np.where(escalate, ft_group, fast_group)),
+        "ngram_heads_alone": score(ngram_p, group_of(ngram_group)),
+        "accurate_averaged": score((ft_p + ngram_p) / 2, accurate_group),
+        "accurate": score(accurate_p, accurate_group),
+        "cascade": score(np.where(escalate, accurate_p, fast_p), np.where(escalate, accurate_group, fast_group)),
     }
     # What escalating more would buy: the cascade at other shares of the fast tier's least
     # sure texts (a speed/agreement trade-off; `worksignal train --escalate-share`).
@@ -94,7 +108,8 @@ def main() -> None:
         unsure = fast_conf < np.quantile(fast_conf, share)
         result["cascade_by_share"][str(share)] = {
             "work_kappa": round(cohen_kappa(y, (np.where(unsure, accurate_p, fast_p) >= 0.5).astype(int)), 4),
-            "topic_group_kappa": round(cohen_kappa(true_group, np.where(unsure, ft_group, fast_group).astype(str)), 4)}
+            "topic_group_kappa": round(cohen_kappa(true_group, np.where(unsure, accurate_group, fast_group).astype(str)),
+                                       4)}
     print(json.dumps(result, indent=2))
 
 

@@ -112,7 +112,7 @@ def main() -> None:
     from worksignal.classify.encoders import StaticEncoder
     from worksignal.classify.evaluate import cohen_kappa
     from worksignal.classify.model import Encoders
-    from worksignal.classify.taxonomy import TOPIC_GROUPS
+    from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
     from worksignal.classify.train import corpus_rows, fit_tiers, read_labelled
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -128,6 +128,7 @@ def main() -> None:
     y = np.array([int(r["work"]) for r in rows])
     groups = np.array([TOPIC_GROUPS[r["topic"]] for r in rows])
     score, group = np.full(len(rows), np.nan), np.empty(len(rows), dtype=object)
+    group_p = np.full((len(rows), len(GROUPS)), np.nan)
     for k, (train_idx, test_idx) in enumerate(StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, y)):
         training = [rows[i] for i in train_idx] + corpus
         encoders = Encoders(static=StaticEncoder(model=tune(base, training, epochs=args.epochs, seed=k)))
@@ -136,12 +137,15 @@ def main() -> None:
         x = encoders.features("fast", test, [""] * len(test))
         score[test_idx] = fast.heads["work"].scores(x)[:, 0]
         group[test_idx] = fast.predict(x, test).topic_group
+        topic_head = fast.heads["topic"]
+        topic_p, topic_group = topic_head.proba(x), np.array([TOPIC_GROUPS[c] for c in topic_head.classes])
+        group_p[test_idx] = np.stack([topic_p[:, topic_group == g].sum(axis=1) for g in GROUPS], axis=1)
         print(f"fold {k + 1}: work kappa {cohen_kappa(y[test_idx], (score[test_idx] >= 0).astype(int)):.3f}, "
               f"topic-group kappa {cohen_kappa(groups[test_idx], group[test_idx].astype(str)):.3f}", flush=True)
     print(f"out of fold: work kappa {cohen_kappa(y, (score >= 0).astype(int)):.3f}, "
           f"topic-group kappa {cohen_kappa(groups, group.astype(str)):.3f}")
     if args.oof:
-        np.savez(args.oof, work_score=score, group=group.astype(str))
+        np.savez(args.oof, work_score=score, group=group.astype(str), group_p=group_p)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ def test_train_writes_a_loadable_model_and_eval_flags_training_overlap(tmp_path:
     model = train(small_rows, tmp_path / "m", sources=["test"], encoders=Encoders(memo=True))
     loaded = ClassifierModel.load(tmp_path / "m")
     assert loaded.version == model.version and 0 <= loaded.escalate_below <= 1
+    for tier in loaded.tiers.values():
+        assert {"work_ngrams", "group_ngrams"} <= set(tier.heads)
+    assert "work_blend" in loaded.tiers["fast"].heads  # fitted out of fold by `train`
     result = evaluate(small_rows[:60], model=loaded, mode="fast")
     assert result["overlap_with_training"] == 60
     assert result["n"] == 60 and result["tier_shares"] == {"fast": 1.0}
@@ -79,7 +82,7 @@ def test_predict_and_eval_commands(tmp_path: Path):
 def test_adopted_encoder_heads_decide_the_accurate_tier(tmp_path: Path, small_rows):
     """scripts/build_model.py: fine-tuned heads replace the accurate work head and add a group head."""
     import numpy as np
-    from scripts.build_model import adopt_encoder_heads
+    from scripts.build_model import adopt_encoder_heads, restamp
 
     from worksignal.classify.heads import LinearHead, save_heads
     from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
@@ -92,7 +95,8 @@ def test_adopted_encoder_heads_decide_the_accurate_tier(tmp_path: Path, small_ro
         "work": LinearHead(["0", "1"], rng.normal(size=(384, 1)) * 1e-3, np.array([20.0])),
         "group": LinearHead(list(GROUPS), np.zeros((384, len(GROUPS))), group_bias),
     })
-    version = adopt_encoder_heads(tmp_path / "m", tmp_path / "heads.npz")
+    adopt_encoder_heads(tmp_path / "m", tmp_path / "heads.npz")
+    version = restamp(tmp_path / "m")
     loaded = ClassifierModel.load(tmp_path / "m")
     assert version == loaded.version != model.version and "group" in loaded.tiers["accurate"].heads
     texts = ["fix the flaky integration test", "what should I cook tonight"]
@@ -195,3 +199,28 @@ def test_calibration_error_is_zero_when_stated_rates_come_true_and_large_when_no
     truth = (rng.uniform(size=p.size) < p).astype(int)
     assert calibration_error(truth, p) < 0.02
     assert calibration_error(truth, np.where(p > 0.5, 1.0, 0.0)) > 0.2  # overconfident
+
+
+def test_group_is_where_the_dense_and_ngram_views_agree_most(tmp_path: Path, small_rows):
+    """Topic group: the product of the dense head's and the n-gram head's probabilities."""
+    import numpy as np
+
+    from worksignal.classify.heads import LinearHead
+    from worksignal.classify.taxonomy import GROUPS
+
+    train(small_rows, tmp_path / "m", sources=["test"], encoders=Encoders(memo=True))
+    tier = ClassifierModel.load(tmp_path / "m").tiers["fast"]
+    texts = ["fix the flaky integration test", "what should I cook tonight", "write a poem about rain"]
+    features = Encoders().features("fast", texts, [""] * len(texts))
+    width = tier.heads["group_ngrams"].weights.shape[0]
+
+    def sure_of(group: str, strength: float) -> LinearHead:
+        return LinearHead(list(GROUPS), np.zeros((width, len(GROUPS))),
+                          np.where(np.array(GROUPS) == group, strength, 0.0))
+
+    tier.heads["group_ngrams"] = sure_of("multimedia", 50.0)  # overrules the dense view
+    assert set(tier.predict(features, texts).topic_group) == {"multimedia"}
+    tier.heads["group_ngrams"] = sure_of("multimedia", 0.0)  # no opinion: the dense view decides
+    with_flat = tier.predict(features, texts).topic_group
+    del tier.heads["group_ngrams"]
+    assert list(tier.predict(features, texts).topic_group) == list(with_flat)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 MODELS = Path(__file__).parent / "models"
 
@@ -35,11 +37,36 @@ class StaticEncoder:
 
         self.model = model if model is not None else StaticModel.from_pretrained(str(path))
         self.dim = int(self.model.dim)
+        # float32 once here: a sparse product with the shipped float16 table upcasts it on every call
+        self.table = np.asarray(self.model.embedding, dtype=np.float32)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        clipped = [t[: self.max_chars] for t in texts]
-        vectors = self.model.encode(clipped, show_progress_bar=False, use_multiprocessing=False)
-        return np.asarray(vectors, dtype=np.float32)
+        """Mean token vectors, L2-normalised, as model2vec's `encode` gives them.
+
+        The mean is one sparse-by-dense product (texts x vocabulary, 1/length per token)
+        instead of model2vec's gather per text length: about 1.5x faster on 2 cores, and
+        float32 where model2vec rounds to the table's float16.
+        """
+        model = self.model
+        if model.token_mapping is not None or model.weights is not None:  # a layout this shortcut does not cover
+            vectors = model.encode([t[: self.max_chars] for t in texts], show_progress_bar=False,
+                                   use_multiprocessing=False)
+            return np.asarray(vectors, dtype=np.float32)
+        encodings = model.tokenizer.encode_batch_fast([t[: self.max_chars] for t in texts], add_special_tokens=False)
+        ids = [e.ids[: model.max_length] if model.max_length else e.ids for e in encodings]
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+        if model.unk_token_id is not None:  # model2vec drops unknown tokens from the mean
+            known = flat != model.unk_token_id
+            lengths = np.bincount(np.repeat(np.arange(len(ids)), lengths)[known], minlength=len(ids))
+            flat = flat[known]
+        share = np.repeat((1.0 / np.maximum(lengths, 1)).astype(np.float32), lengths)
+        mean = csr_matrix((share, flat, np.concatenate([[0], np.cumsum(lengths)])),
+                          shape=(len(ids), len(self.table))) @ self.table
+        mean = np.asarray(mean, dtype=np.float32)
+        if model.normalize:
+            mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+        return mean
 
 
 class OnnxEncoder:

@@ -19,7 +19,7 @@ from worksignal.classify.encoders import encoder_fine_tuned, static_fine_tuned
 from worksignal.classify.llm import LLMClassifier
 from worksignal.classify.model import ClassifierModel, Encoders
 from worksignal.classify.taxonomy import TOPIC_GROUPS
-from worksignal.classify.train import escalation_threshold, fit_tiers, text_hashes
+from worksignal.classify.train import DEFAULT_ESCALATE_SHARE, fit_fast_blend, fit_tiers, text_hashes
 
 
 def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -80,9 +80,8 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
                 progress(f"fold {k + 1}/{cv}")
             training = [rows[i] for i in train_idx] + extra
             tiers = fit_tiers(training, encoders, seed=seed)
-            threshold = escalation_threshold(tiers, encoders, training, 0.2)
-            fold_model = ClassifierModel({"version": f"cv-fold-{k}", "thresholds": {"escalate_below": threshold}},
-                                         tiers, encoders=encoders)
+            thresholds = fit_fast_blend(tiers, encoders, training, DEFAULT_ESCALATE_SHARE, seed=seed)
+            fold_model = ClassifierModel({"version": f"cv-fold-{k}", "thresholds": thresholds}, tiers, encoders=encoders)
             labels, spent = _predict(Cascade(fold_model, mode, llm=llm), [texts[i] for i in test_idx])
             seconds += spent
             work_p[test_idx], topic[test_idx], group[test_idx], tier[test_idx] = (

@@ -1,7 +1,7 @@
 """The classifier model: tiers (encoders + heads), thresholds and a version, in one folder.
 
-A model folder holds `manifest.json` and one `<tier>.npz` of heads per tier; encoders are
-the shipped ones (encoders.py). The package ships a trained model in `models/`; `worksignal
+A model folder holds `manifest.json`, one `<tier>.npz` of heads per tier and `ngrams.npz`
+(the n-gram view both tiers share); encoders are the shipped ones (encoders.py). The package ships a trained model in `models/`; `worksignal
 train --out DIR` writes another that `--model-dir DIR` (or WORKSIGNAL_MODEL_DIR) selects.
 """
 
@@ -22,7 +22,8 @@ from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.errors import WorksignalError
 
 TIERS = ("fast", "accurate")
-HEADS = ("work", "topic", "group", "intent", "work_ngrams", "work_blend")
+HEADS = ("work", "topic", "group", "intent", "work_blend")  # per tier, in <tier>.npz
+NGRAM_HEADS = ("work_ngrams", "group_ngrams")  # shared by the tiers, in ngrams.npz with the idf
 CONTEXT_WEIGHT = 0.3  # later user turns count, but the first turn leads
 FIRST_TOPIC = {g: next(t for t, tg in TOPIC_GROUPS.items() if tg == g) for g in GROUPS}
 
@@ -94,11 +95,22 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _in_groups(head: LinearHead, proba: np.ndarray) -> np.ndarray:
+    """A group head's log-probabilities in GROUPS order (-inf for a group it never saw)."""
+    out = np.full((len(proba), len(GROUPS)), -np.inf)
+    out[:, [GROUPS.index(c) for c in head.classes]] = np.log(np.maximum(proba, 1e-12))
+    return out
+
+
 @dataclass
 class Tier:
-    """Heads over a tier's dense features; optionally a second work head over hashed n-grams
-    (an ensemble of two views), combined by a `work_blend` head fitted on out-of-fold
-    probabilities of both (logistic regression over their logits) or else averaged."""
+    """Heads over a tier's dense features, and a second view over hashed character n-grams.
+
+    The n-gram view has its own work and topic-group heads. Work: the two views' probabilities
+    are combined by a `work_blend` head fitted on out-of-fold probabilities of both (logistic
+    regression over their logits), or else averaged. Topic group: the two views' probabilities
+    are multiplied (their log-probabilities summed), a combination with nothing to fit.
+    """
 
     name: str
     heads: dict[str, LinearHead]
@@ -107,28 +119,31 @@ class Tier:
     def predict(self, features: np.ndarray, texts: list[str] | None = None) -> Prediction:
         work = self.heads["work"]
         p = work.proba(features)[:, work.classes.index("1")]
-        sparse_head = self.heads.get("work_ngrams")
-        if sparse_head is not None and self.ngrams is not None and texts is not None:
-            q = sparse_head.proba_sparse(self.ngrams(texts))[:, sparse_head.classes.index("1")]
-            blend = self.heads.get("work_blend")
-            p = blend.proba(np.column_stack([logit(p), logit(q)]))[:, 1] if blend else (p + q) / 2
         topic_head = self.heads["topic"]
         topic_p = topic_head.proba(features)
         # The group comes from a group head where the tier has one (a fine-tuned encoder's),
-        # else it is the argmax of summed topic probabilities; the topic is the most likely
-        # topic inside that group, so topic and group always agree.
+        # else from summed topic probabilities; the topic is the most likely topic inside
+        # that group, so topic and group always agree.
         groups = np.array([TOPIC_GROUPS[c] for c in topic_head.classes])
         if "group" in self.heads:
-            group_head = self.heads["group"]
-            group = np.array(group_head.classes)[group_head.proba(features).argmax(axis=1)]
+            group_log_p = _in_groups(self.heads["group"], self.heads["group"].proba(features))
         else:
-            group_p = np.stack([topic_p[:, groups == g].sum(axis=1) for g in GROUPS], axis=1)
-            group = np.array(GROUPS)[group_p.argmax(axis=1)]
+            group_log_p = np.log(np.maximum(np.stack([topic_p[:, groups == g].sum(axis=1) for g in GROUPS], axis=1),
+                                            1e-12))
+        work_ngrams, group_ngrams = self.heads.get("work_ngrams"), self.heads.get("group_ngrams")
+        if self.ngrams is not None and texts is not None and (work_ngrams is not None or group_ngrams is not None):
+            x = self.ngrams(texts)
+            if work_ngrams is not None:
+                q = work_ngrams.proba_sparse(x)[:, work_ngrams.classes.index("1")]
+                blend = self.heads.get("work_blend")
+                p = blend.proba(np.column_stack([logit(p), logit(q)]))[:, 1] if blend else (p + q) / 2
+            if group_ngrams is not None:
+                group_log_p = group_log_p + _in_groups(group_ngrams, group_ngrams.proba_sparse(x))
+        group = np.array(GROUPS)[group_log_p.argmax(axis=1)]
         masked = np.where(groups[None, :] == group[:, None], topic_p, -1.0)
         topic = np.array(topic_head.classes)[masked.argmax(axis=1)]
-        if "group" in self.heads:  # a group the topic head never saw: its first code
-            stray = np.array([TOPIC_GROUPS[t] != g for t, g in zip(topic, group, strict=True)], dtype=bool)
-            topic[stray] = [FIRST_TOPIC[g] for g in group[stray]]
+        stray = groups[masked.argmax(axis=1)] != group  # a group the topic head never saw: its first code
+        topic[stray] = [FIRST_TOPIC[g] for g in group[stray]]
         if "intent" in self.heads:
             intent_head = self.heads["intent"]
             intent = np.array(intent_head.classes)[intent_head.proba(features).argmax(axis=1)]
@@ -163,6 +178,11 @@ class ClassifierModel:
                 "or drop --model-dir to use the shipped model."
             )
         manifest = json.loads(manifest_path.read_text())
+        ngram_heads: dict[str, LinearHead] = {}
+        ngrams = None
+        if (folder / "ngrams.npz").is_file():
+            ngram_heads, arrays = load_heads(folder / "ngrams.npz", list(NGRAM_HEADS))
+            ngrams = HashedNgrams(arrays["idf"])
         tiers, hashes = {}, np.zeros(0, dtype=np.uint64)
         for name in TIERS:
             path = folder / f"{name}.npz"
@@ -171,7 +191,6 @@ class ClassifierModel:
             heads, arrays = load_heads(path, list(HEADS))
             if "work" not in heads or "topic" not in heads:
                 raise ModelError(f"{path} lacks the work or topic head; retrain with `worksignal train`.")
-            ngrams = HashedNgrams(arrays["ngrams.idf"]) if "ngrams.idf" in arrays else None
-            tiers[name] = Tier(name, heads, ngrams)
+            tiers[name] = Tier(name, {**heads, **ngram_heads}, ngrams)
             hashes = arrays.get("train_hashes", hashes)
         return cls(manifest, tiers, hashes)

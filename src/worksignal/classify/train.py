@@ -18,8 +18,8 @@ import numpy as np
 from worksignal.classify.encoders import encoder_fine_tuned, static_fine_tuned
 from worksignal.classify.hashed import HashedNgrams
 from worksignal.classify.heads import LinearHead, fit_head, save_heads
-from worksignal.classify.model import TIERS, ClassifierModel, Encoders, Tier, logit
-from worksignal.classify.taxonomy import INTENTS, TOPIC_GROUPS
+from worksignal.classify.model import NGRAM_HEADS, TIERS, ClassifierModel, Encoders, Tier, logit
+from worksignal.classify.taxonomy import GROUPS, INTENTS, TOPIC_GROUPS
 from worksignal.errors import UsageError
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -77,26 +77,39 @@ def text_hashes(texts: Iterable[str]) -> np.ndarray:
                             for t in texts}), dtype=np.uint64)
 
 
-def fit_ngram_head(texts: list[str], work: list[str], weights: np.ndarray, seed: int = 0) -> tuple[HashedNgrams, LinearHead]:
-    """The work head over hashed word and character n-grams (the accurate tier's second view)."""
+def fit_ngram_heads(rows: list[dict[str, Any]], seed: int = 0,
+                    group: bool = True) -> tuple[HashedNgrams, dict[str, LinearHead]]:
+    """The work and (unless not asked) topic-group heads over hashed character n-grams
+    (each tier's second view)."""
+    texts = [r["text"] for r in rows]
+    weights = np.array([float(r.get("weight", 1.0)) for r in rows])
     ngrams = HashedNgrams().fit(texts)
-    return ngrams, fit_head(ngrams(texts), work, c=10.0, seed=seed, weights=weights)
+    x = ngrams(texts)
+    heads = {"work_ngrams": fit_head(x, [str(int(r["work"])) for r in rows], c=10.0, seed=seed, weights=weights)}
+    topical = [i for i, r in enumerate(rows) if r.get("topic")]
+    if group and len({TOPIC_GROUPS[rows[i]["topic"]] for i in topical}) >= 2:
+        heads["group_ngrams"] = fit_head(x[topical], [TOPIC_GROUPS[rows[i]["topic"]] for i in topical], c=10.0,
+                                         seed=seed, weights=weights[topical])
+    return ngrams, heads
 
 
 def ngram_out_of_fold(rows: list[dict[str, Any]], extra: list[dict[str, Any]], folds: int = 5,
-                      seed: int = 0) -> np.ndarray:
-    """Out-of-fold work probabilities of the n-gram head on `rows` (`extra` joins every
-    training fold); the folds are those the encoder-tuning scripts use."""
+                      seed: int = 0, group: bool = True) -> dict[str, np.ndarray]:
+    """Out-of-fold probabilities of the n-gram heads on `rows` (`extra` joins every training
+    fold): `work` (of work=1) and, if asked and rows have topics, `group` (GROUPS order).
+    The folds are those the encoder-tuning scripts use."""
     from sklearn.model_selection import StratifiedKFold
 
     y = np.array([int(r["work"]) for r in rows])
-    p = np.zeros(len(rows))
+    out = {"work": np.zeros(len(rows)), "group": np.zeros((len(rows), len(GROUPS)))}
     for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
-        training = [rows[i] for i in train_idx] + extra
-        weights = np.array([float(r.get("weight", 1.0)) for r in training])
-        ngrams, head = fit_ngram_head([r["text"] for r in training], [str(int(r["work"])) for r in training], weights)
-        p[test_idx] = head.proba_sparse(ngrams([rows[i]["text"] for i in test_idx]))[:, head.classes.index("1")]
-    return p
+        ngrams, heads = fit_ngram_heads([rows[i] for i in train_idx] + extra, seed, group)
+        x = ngrams([rows[i]["text"] for i in test_idx])
+        out["work"][test_idx] = heads["work_ngrams"].proba_sparse(x)[:, heads["work_ngrams"].classes.index("1")]
+        if "group_ngrams" in heads:
+            head = heads["group_ngrams"]
+            out["group"][np.ix_(test_idx, [GROUPS.index(c) for c in head.classes])] = head.proba_sparse(x)
+    return out
 
 
 def fit_blend(dense: np.ndarray, sparse: np.ndarray, work: np.ndarray) -> LinearHead:
@@ -110,38 +123,37 @@ def fit_blend(dense: np.ndarray, sparse: np.ndarray, work: np.ndarray) -> Linear
 
 def fit_tiers(rows: list[dict[str, Any]], encoders: Encoders, *, seed: int = 0, names: tuple[str, ...] = TIERS,
               progress: Callable[[str], None] | None = None) -> dict[str, Tier]:
+    """Heads for each tier over its features; both tiers share the n-gram heads."""
     texts = [r["text"] for r in rows]
     empty = [""] * len(texts)
     weights = np.array([float(r.get("weight", 1.0)) for r in rows])
     work = [str(int(r["work"])) for r in rows]
+    if progress:
+        progress(f"hashing {len(texts):,} texts and fitting the n-gram heads")
+    ngrams, ngram_heads = fit_ngram_heads(rows, seed)
     tiers = {}
     for name in names:
         if progress:
             progress(f"encoding {len(texts):,} texts for the {name} tier")
         x = encoders.features(name, texts, empty)
-        heads: dict[str, LinearHead] = {"work": fit_head(x, work, seed=seed, weights=weights)}
+        heads: dict[str, LinearHead] = {"work": fit_head(x, work, seed=seed, weights=weights), **ngram_heads}
         topical = [i for i, r in enumerate(rows) if r.get("topic")]
         heads["topic"] = fit_head(x[topical], [rows[i]["topic"] for i in topical], seed=seed, weights=weights[topical])
         with_intent = [i for i, r in enumerate(rows) if r.get("intent") in INTENTS]
         if len({rows[i]["intent"] for i in with_intent}) >= 2:
             heads["intent"] = fit_head(x[with_intent], [rows[i]["intent"] for i in with_intent], seed=seed,
                                        weights=weights[with_intent])
-        ngrams = None
-        if name == "accurate":
-            ngrams, heads["work_ngrams"] = fit_ngram_head(texts, work, weights, seed)
         tiers[name] = Tier(name, heads, ngrams)
     return tiers
 
 
-def escalation_threshold(model_tiers: dict[str, Tier], encoders: Encoders, rows: list[dict[str, Any]],
-                         share: float, seed: int = 0) -> float:
-    """The fast-tier confidence below which `share` of new texts would be escalated.
+def fast_out_of_fold(model_tiers: dict[str, Tier], encoders: Encoders, rows: list[dict[str, Any]],
+                     seed: int = 0) -> np.ndarray:
+    """The fast tier's dense work probabilities on texts its head did not train on.
 
-    Measured on out-of-fold confidences: on its own training texts the fast tier is surer
-    than on new ones, and a threshold set there escalates too little in use.
+    The blend and the escalation threshold are set on these: on its own training texts the
+    fast tier is surer than on new ones, and a threshold set there would escalate too little.
     """
-    if share <= 0:
-        return 0.0
     from sklearn.model_selection import StratifiedKFold
 
     texts = [r["text"] for r in rows]
@@ -153,8 +165,28 @@ def escalation_threshold(model_tiers: dict[str, Tier], encoders: Encoders, rows:
         fold = fit_head(x[train_idx], work[train_idx], calibrate=False, seed=seed, weights=weights[train_idx])
         fold.platt = model_tiers["fast"].heads["work"].platt  # the shipped head's calibration
         p[test_idx] = fold.proba(x[test_idx])[:, fold.classes.index("1")]
-    confidence = np.abs(p - 0.5) * 2
-    return float(np.quantile(confidence, min(share, 1.0)))
+    return p
+
+
+def fast_blend(dense_p: np.ndarray, ngram_p: np.ndarray, work: np.ndarray,
+               escalate_share: float) -> tuple[LinearHead, dict[str, float]]:
+    """The fast tier's blend of its two work views and the confidence under which the
+    `escalate_share` of texts it is least sure of go to the accurate tier, both from
+    out-of-fold probabilities of the two views."""
+    blend = fit_blend(dense_p, ngram_p, work)
+    p = blend.proba(np.column_stack([logit(dense_p), logit(ngram_p)]))[:, 1]
+    escalate_below = float(np.quantile(np.abs(p - 0.5) * 2, min(escalate_share, 1.0))) if escalate_share > 0 else 0.0
+    return blend, {"escalate_below": round(escalate_below, 6), "escalate_share": escalate_share}
+
+
+def fit_fast_blend(model_tiers: dict[str, Tier], encoders: Encoders, rows: list[dict[str, Any]],
+                   escalate_share: float, seed: int = 0) -> dict[str, float]:
+    """Give the fast tier its work blend; returns the model's thresholds."""
+    y = np.array([int(r["work"]) for r in rows])
+    ngram_p = ngram_out_of_fold(rows, [], seed=seed, group=False)["work"]
+    blend, thresholds = fast_blend(fast_out_of_fold(model_tiers, encoders, rows, seed), ngram_p, y, escalate_share)
+    model_tiers["fast"].heads["work_blend"] = blend
+    return thresholds
 
 
 def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], seed: int = 0,
@@ -167,24 +199,27 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
     out.mkdir(parents=True, exist_ok=True)
     encoders = encoders or Encoders()
     tiers = fit_tiers(rows, encoders, seed=seed, progress=progress)
+    if progress:
+        progress("fitting the fast tier's blend and escalation threshold on out-of-fold scores")
+    thresholds = fit_fast_blend(tiers, encoders, rows, escalate_share, seed=seed)
     texts = [r["text"] for r in rows]
-    digest = heads_digest(tier.heads for tier in tiers.values())
     hashes = text_hashes(texts)
-    threshold = escalation_threshold(tiers, encoders, rows, escalate_share, seed=seed)
-    for name, tier in tiers.items():
-        extra = {"train_hashes": hashes}
-        if tier.ngrams is not None and tier.ngrams.idf is not None:
-            extra["ngrams.idf"] = tier.ngrams.idf
-        save_heads(out / f"{name}.npz", tier.heads, extra)
+    fast = tiers["fast"]
+    assert fast.ngrams is not None and fast.ngrams.idf is not None
+    parts = {name: {k: v for k, v in tier.heads.items() if k not in NGRAM_HEADS} for name, tier in tiers.items()}
+    parts["ngrams"] = {k: fast.heads[k] for k in NGRAM_HEADS if k in fast.heads}
+    for name, heads in parts.items():
+        save_heads(out / f"{name}.npz", heads, {"idf": fast.ngrams.idf} if name == "ngrams" else {"train_hashes": hashes})
+    digest = heads_digest(parts.values())  # as build_model.py's restamp reads them back
     manifest = {
         "version": f"cascade-{datetime.now(UTC):%Y%m%d}-{digest}",
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": len(rows),
         "work_share": round(float(np.mean([int(r["work"]) for r in rows])), 4),
         "sources": sources,
-        "tiers": {"fast": {"encoder": _static()},
-                  "accurate": {"encoder": f"{_static()} + {_minilm()} (ONNX int8); work also from hashed n-grams"}},
-        "thresholds": {"escalate_below": round(threshold, 6), "escalate_share": escalate_share},
+        "tiers": {"fast": {"encoder": f"{_static()}; work and topic group also from hashed character n-grams"},
+                  "accurate": {"encoder": f"{_static()} + {_minilm()} (ONNX int8); work and topic group also from hashed character n-grams"}},
+        "thresholds": thresholds,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return ClassifierModel(manifest, tiers, hashes, encoders)
