@@ -136,5 +136,6 @@ def main() -> None:
         adopt_encoder_heads(args.out, args.encoder_heads, platt, blend)
     print(f"wrote model {restamp(args.out)} ({len(rows):,} rows) to {args.out}")
 
+
 if __name__ == "__main__":
     main()

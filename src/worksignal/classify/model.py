@@ -1,8 +1,9 @@
 """The classifier model: tiers (encoders + heads), thresholds and a version, in one folder.
 
 A model folder holds `manifest.json`, one `<tier>.npz` of heads per tier and `ngrams.npz`
-(the n-gram view both tiers share); encoders are the shipped ones (encoders.py). The package ships a trained model in `models/`; `worksignal
-train --out DIR` writes another that `--model-dir DIR` (or WORKSIGNAL_MODEL_DIR) selects.
+(the n-gram view both tiers share); encoders are the shipped ones (encoders.py). The
+package ships a trained model in `models/`; `worksignal train --out DIR` writes another
+that `--model-dir DIR` (or WORKSIGNAL_MODEL_DIR) selects.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ class Tier:
     heads: dict[str, LinearHead]
     ngrams: HashedNgrams | None = None
 
-    def predict(self, features: np.ndarray, texts: list[str] | None = None) -> Prediction:
+    def predict(self, features: np.ndarray, texts: list[str]) -> Prediction:
+        """Labels for `texts`, whose dense features are `features` (the n-gram view hashes the texts)."""
         work = self.heads["work"]
         p = work.proba(features)[:, work.classes.index("1")]
         topic_head = self.heads["topic"]
@@ -131,7 +133,7 @@ class Tier:
             group_log_p = np.log(np.maximum(np.stack([topic_p[:, groups == g].sum(axis=1) for g in GROUPS], axis=1),
                                             1e-12))
         work_ngrams, group_ngrams = self.heads.get("work_ngrams"), self.heads.get("group_ngrams")
-        if self.ngrams is not None and texts is not None and (work_ngrams is not None or group_ngrams is not None):
+        if self.ngrams is not None and (work_ngrams is not None or group_ngrams is not None):
             x = self.ngrams(texts)
             if work_ngrams is not None:
                 q = work_ngrams.proba_sparse(x)[:, work_ngrams.classes.index("1")]
