@@ -3,8 +3,9 @@
 token embeddings blur.
 
 The hashing is vectorised over a whole batch in NumPy rather than done by scikit-learn's
-HashingVectorizer: on employee-style prompts that ran at about 7,000 texts/s, too slow for
-the fast tier's second look; this runs at about 90,000/s with the same kind of features
+HashingVectorizer, which (words and characters) ran at about 7,000 texts/s on the dev
+prompts, too slow for the fast tier; this runs at 60,000-100,000/s there and
+100,000-170,000/s on the benchmark's shorter texts, with the same kind of features
 (character 2- to 4-grams of the lowercased, whitespace-collapsed text, sublinear TF-IDF, L2).
 """
 
