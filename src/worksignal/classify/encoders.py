@@ -49,11 +49,11 @@ class StaticEncoder:
         the table's float16.
         """
         model = self.model
+        clipped = [t[: self.max_chars] for t in texts]
         if model.token_mapping is not None or model.weights is not None:  # a layout this shortcut does not cover
-            vectors = model.encode([t[: self.max_chars] for t in texts], show_progress_bar=False,
-                                   use_multiprocessing=False)
-            return np.asarray(vectors, dtype=np.float32)
-        encodings = model.tokenizer.encode_batch_fast([t[: self.max_chars] for t in texts], add_special_tokens=False)
+            return np.asarray(model.encode(clipped, show_progress_bar=False, use_multiprocessing=False),
+                              dtype=np.float32)
+        encodings = model.tokenizer.encode_batch_fast(clipped, add_special_tokens=False)
         ids = [e.ids[: model.max_length] if model.max_length else e.ids for e in encodings]
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
