@@ -11,6 +11,8 @@ encoder was fine-tuned (`scripts/finetune_encoder.py --save DIR`, then
 with it; heads refitted on the very texts it was tuned on would be overconfident, so this
 script takes the fine-tuned ones for the accurate tier (its work head is blended with the
 hashed n-gram head, with weights fitted on both heads' out-of-fold probabilities) and keeps the refitted topic and intent heads within each group.
+Both tiers' work probabilities are then calibrated on the first --labels file; the model
+serves them moved to `--work-prior` (the escalation threshold is set there).
 
     python scripts/build_model.py --labels ../shared/data/labels/dev.jsonl \
         --encoder-heads build/tuned/heads.npz --calibrate-with build/oof_ft.npz \
@@ -28,6 +30,7 @@ import numpy as np
 from worksignal.classify.heads import LinearHead, fit_platt, load_heads, save_heads
 from worksignal.classify.model import HEADS, NGRAM_HEADS, TIERS, logit, sigmoid
 from worksignal.classify.train import (
+    DEFAULT_WORK_PRIOR,
     corpus_rows,
     fast_blend,
     fit_blend,
@@ -52,7 +55,8 @@ def resave_tier(path: Path, heads: dict[str, LinearHead], arrays: dict[str, np.n
     save_heads(path, heads, {k: v for k, v in arrays.items() if k == "train_hashes"})
 
 
-def calibrate_fast(model_dir: Path, oof_path: Path, work: np.ndarray, ngram_p: np.ndarray) -> dict[str, float]:
+def calibrate_fast(model_dir: Path, oof_path: Path, work: np.ndarray, ngram_p: np.ndarray,
+                   work_prior: float) -> dict[str, float | None]:
     """The fast work head's Platt scaling, its blend with the n-gram work head and the
     escalation threshold, from the out-of-fold scores of per-fold tuned static vectors
     (tune_static.py --cv K --oof F) and of the n-gram head, same folds."""
@@ -62,7 +66,8 @@ def calibrate_fast(model_dir: Path, oof_path: Path, work: np.ndarray, ngram_p: n
     a, b = fit_platt(score, work == 1)
     manifest_path = model_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    blend, thresholds = fast_blend(sigmoid(a * score + b), ngram_p, work, manifest["thresholds"]["escalate_share"])
+    blend, thresholds = fast_blend(sigmoid(a * score + b), ngram_p, work, manifest["thresholds"]["escalate_share"],
+                                   work_prior)
     path = model_dir / "fast.npz"
     heads, arrays = load_heads(path, list(HEADS))
     heads["work"].platt = (a, b)
@@ -103,7 +108,7 @@ def restamp(model_dir: Path) -> str:
     manifest_path = model_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     digest = heads_digest([load_heads(model_dir / f"{tier}.npz", list(HEADS))[0] for tier in TIERS]
-                          + [load_heads(model_dir / "ngrams.npz", list(NGRAM_HEADS))[0]])
+                          + [load_heads(model_dir / "ngrams.npz", list(NGRAM_HEADS))[0]], manifest["thresholds"])
     manifest["version"] = manifest["version"].rsplit("-", 1)[0] + "-" + digest
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return str(manifest["version"])
@@ -115,18 +120,23 @@ def main() -> None:
     parser.add_argument("--encoder-heads", type=Path, help="heads.npz written by finetune_encoder.py --save")
     parser.add_argument("--calibrate-with", type=Path, help="out-of-fold npz from finetune_encoder.py --cv over the first --labels")
     parser.add_argument("--fast-oof", type=Path, help="out-of-fold npz from tune_static.py --cv over the first --labels")
+    parser.add_argument("--work-prior", type=float, default=DEFAULT_WORK_PRIOR,
+                        help="work share the model serves at unless the work_prior setting says otherwise")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src/worksignal/classify/models")
     args = parser.parse_args()
     rows = read_labelled(args.labels) + corpus_rows()
-    train(rows, args.out, sources=[p.name for p in args.labels] + ["worksignal corpus"], progress=print)
+    train(rows, args.out, sources=[p.name for p in args.labels] + ["worksignal corpus"], work_prior=args.work_prior,
+          progress=print)
     first = read_labelled(args.labels[:1])
     work = np.array([int(r["work"]) for r in first])
     if args.fast_oof or args.calibrate_with:
         print("n-gram head, out of fold over the first --labels", flush=True)
         ngram_p = ngram_out_of_fold(first, corpus_rows(), group=False)["work"]
     if args.fast_oof:
-        thresholds = calibrate_fast(args.out, args.fast_oof, work, ngram_p)
-        print(f"escalating below fast-tier confidence {thresholds['escalate_below']:.4f}")
+        thresholds = calibrate_fast(args.out, args.fast_oof, work, ngram_p, args.work_prior)
+        print(f"escalating below fast-tier confidence {thresholds['escalate_below']:.4f} "
+              f"(work probabilities calibrated at a work share of {thresholds['calibration_work_share']:.3f}, "
+              f"served at {args.work_prior})")
     if args.encoder_heads:
         platt = blend = None
         if args.calibrate_with:

@@ -9,6 +9,8 @@ hashed n-gram work and topic-group heads, the Platt scaling of both dense work h
 tier's blend of its dense work head with the n-gram one and the escalation threshold, each
 fitted without the scored fold, and combines them as the cascade does (topic group: each
 tier's dense and n-gram probabilities multiplied), so every figure is for text no part saw.
+Work probabilities are served at `--work-prior` as the shipped model's are (moved from the
+training folds' work share); `by_work_prior` shows what other priors would give.
 
     python scripts/cv_recipe.py --labels ../shared/data/labels/dev.jsonl \
         --oof build/oof_ft.npz --fast-oof build/oof_static.npz
@@ -25,10 +27,11 @@ from sklearn.model_selection import StratifiedKFold
 
 from worksignal.classify.evaluate import bootstrap_ci, calibration_error, cohen_kappa
 from worksignal.classify.heads import fit_platt
-from worksignal.classify.model import logit, sigmoid
+from worksignal.classify.model import logit, prior_shift, sigmoid
 from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.classify.train import (
     DEFAULT_ESCALATE_SHARE,
+    DEFAULT_WORK_PRIOR,
     corpus_rows,
     fast_blend,
     fit_blend,
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--fast-oof", type=Path, required=True, help="npz from tune_static.py --cv K --oof")
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--escalate-share", type=float, default=DEFAULT_ESCALATE_SHARE)
+    parser.add_argument("--work-prior", type=float, default=DEFAULT_WORK_PRIOR)
     args = parser.parse_args()
 
     rows = read_labelled([args.labels])
@@ -69,20 +73,25 @@ def main() -> None:
     static_group, fast_group = group_of(static_group_log), group_of(static_group_log, ngram_group)
     ft_group, accurate_group = group_of(ft_group_log), group_of(ft_group_log, ngram_group)
     ft_p, static_p, fast_p, accurate_p = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    fast_raw, accurate_raw, shift = np.zeros(n), np.zeros(n), np.zeros(n)  # before the prior shift
     escalate = np.zeros(n, dtype=bool)
     for train_idx, test_idx in StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, y):
         # The shipped model is Platt-scaled, blended and its threshold set on out-of-fold
         # scores (build_model.py --calibrate-with, --fast-oof); here on the other folds' only.
+        shift[test_idx] = prior_shift(float(y[train_idx].mean()), args.work_prior)
         a, b = fit_platt(ft_logit[train_idx], y[train_idx] == 1)
         ft_p[test_idx] = sigmoid(a * ft_logit[test_idx] + b)
         blend = fit_blend(sigmoid(a * ft_logit[train_idx] + b), ngram_p[train_idx], y[train_idx])
-        accurate_p[test_idx] = blend.proba(np.column_stack([logit(ft_p[test_idx]), logit(ngram_p[test_idx])]))[:, 1]
+        accurate_raw[test_idx] = blend.proba(np.column_stack([logit(ft_p[test_idx]), logit(ngram_p[test_idx])]))[:, 1]
         a, b = fit_platt(fast_score[train_idx], y[train_idx] == 1)
         static_p[test_idx] = sigmoid(a * fast_score[test_idx] + b)
         blend, thresholds = fast_blend(sigmoid(a * fast_score[train_idx] + b), ngram_p[train_idx], y[train_idx],
-                                       args.escalate_share)
-        fast_p[test_idx] = blend.proba(np.column_stack([logit(static_p[test_idx]), logit(ngram_p[test_idx])]))[:, 1]
+                                       args.escalate_share, args.work_prior)
+        fast_raw[test_idx] = blend.proba(np.column_stack([logit(static_p[test_idx]), logit(ngram_p[test_idx])]))[:, 1]
+        fast_p[test_idx] = sigmoid(logit(fast_raw[test_idx]) + shift[test_idx])
         escalate[test_idx] = np.abs(fast_p[test_idx] - 0.5) * 2 < thresholds["escalate_below"]
+    accurate_p = sigmoid(logit(accurate_raw) + shift)
+    ft_p, static_p, ngram_served = (sigmoid(logit(p) + shift) for p in (ft_p, static_p, ngram_p))
     fast_conf = np.abs(fast_p - 0.5) * 2
 
     def score(p: np.ndarray, group: np.ndarray | None) -> dict[str, object]:
@@ -92,11 +101,12 @@ def main() -> None:
         return result if group is None else result | {"topic_group_kappa": round(cohen_kappa(true_group, group.astype(str)), 4)}
 
     result = {
-        "n": n, "cv_folds": args.cv, "escalated_share": round(float(escalate.mean()), 4),
+        "n": n, "cv_folds": args.cv, "work_prior": args.work_prior, "work_share": round(float(y.mean()), 4),
+        "escalated_share": round(float(escalate.mean()), 4),
         "fast_static_alone": score(static_p, static_group),
         "fast": score(fast_p, fast_group),
         "fine_tuned_heads_alone": score(ft_p, ft_group),
-        "ngram_heads_alone": score(ngram_p, group_of(ngram_group)),
+        "ngram_heads_alone": score(ngram_served, group_of(ngram_group)),
         "accurate_averaged": score((ft_p + ngram_p) / 2, accurate_group),
         "accurate": score(accurate_p, accurate_group),
         "cascade": score(np.where(escalate, accurate_p, fast_p), np.where(escalate, accurate_group, fast_group)),
@@ -110,6 +120,19 @@ def main() -> None:
             "work_kappa": round(cohen_kappa(y, (np.where(unsure, accurate_p, fast_p) >= 0.5).astype(int)), 4),
             "topic_group_kappa": round(cohen_kappa(true_group, np.where(unsure, accurate_group, fast_group).astype(str)),
                                        4)}
+    # What serving at another work prior would give (escalating the same share, of the
+    # fast tier's least sure texts at that prior): the consumer/employer trade-off.
+    result["by_work_prior"] = {}
+    for prior in (None, 0.3, 0.4, 0.5):
+        offset = np.zeros(n) if prior is None else shift + prior_shift(args.work_prior, prior)
+        fast_at, accurate_at = sigmoid(logit(fast_raw) + offset), sigmoid(logit(accurate_raw) + offset)
+        conf = np.abs(fast_at - 0.5) * 2
+        unsure = conf < np.quantile(conf, args.escalate_share)
+        cascade_at = np.where(unsure, accurate_at, fast_at)
+        result["by_work_prior"]["calibration share" if prior is None else str(prior)] = {
+            "cascade_work_kappa": round(cohen_kappa(y, (cascade_at >= 0.5).astype(int)), 4),
+            "accurate_work_kappa": round(cohen_kappa(y, (accurate_at >= 0.5).astype(int)), 4),
+            "fast_work_kappa": round(cohen_kappa(y, (fast_at >= 0.5).astype(int)), 4)}
     print(json.dumps(result, indent=2))
 
 

@@ -41,6 +41,9 @@ DEFAULT_STORE = Path(SETTINGS["store"].default)
 TierOption = Annotated[str | None, typer.Option("--tier", help=SETTINGS["tier"].help, envvar=SETTINGS["tier"].env)]
 LlmUrlOption = Annotated[str | None, typer.Option("--llm-url", help=SETTINGS["llm_url"].help, envvar=SETTINGS["llm_url"].env)]
 LlmModelOption = Annotated[str | None, typer.Option("--llm-model", help=SETTINGS["llm_model"].help, envvar=SETTINGS["llm_model"].env)]
+WorkPriorOption = Annotated[
+    float | None, typer.Option("--work-prior", help=SETTINGS["work_prior"].help, envvar=SETTINGS["work_prior"].env)
+]
 ModelDirOption = Annotated[
     str | None, typer.Option("--model-dir", help=SETTINGS["model_dir"].help, envvar=SETTINGS["model_dir"].env)
 ]
@@ -216,6 +219,7 @@ def classify(
     store: StoreOption = DEFAULT_STORE,
     tier: TierOption = None,
     model_dir: ModelDirOption = None,
+    work_prior: WorkPriorOption = None,
     llm_url: LlmUrlOption = None,
     llm_model: LlmModelOption = None,
     json: JsonOption = False,
@@ -228,7 +232,7 @@ def classify(
     from worksignal.pipeline import classify_store
     from worksignal.store import Store
 
-    stage = classify_stage(tier, model_dir, llm_from_settings(llm_url, llm_model))
+    stage = classify_stage(tier, model_dir, llm_from_settings(llm_url, llm_model), work_prior)
     version = getattr(stage, "version", "rules-0.1")
     with Store(store) as db, Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(),
                                       TimeRemainingColumn(), console=err, transient=json) as bar:
@@ -299,6 +303,7 @@ def teach(
         out.print(f"LLM labelled {result['llm_labelled']:,} of {result['sampled']:,} sampled conversations; "
                   f"agreement with it on {result['held_out']:,} held out: work kappa "
                   f"{result['work_kappa_before']:.3f} before, {result['work_kappa_after']:.3f} after. "
+                  f"Work share in the sample {result['work_share']:.0%}, the new model's work prior. "
                   f"Model {result['model_version']} in {result['model_dir']}: use --model-dir to apply it.")
 
 
@@ -308,6 +313,7 @@ def eval_(
     tier: Annotated[str, typer.Option("--tier", help="fast, accurate, cascade or llm.")] = "cascade",
     cv: Annotated[int, typer.Option("--cv", help="K-fold cross-validation: refit heads without each scored fold (plus the corpus).")] = 0,
     model_dir: ModelDirOption = None,
+    work_prior: WorkPriorOption = None,
     llm_url: LlmUrlOption = None,
     llm_model: LlmModelOption = None,
     json: JsonOption = False,
@@ -325,10 +331,10 @@ def eval_(
     if tier not in MODES:
         raise UsageError(f"--tier must be one of {', '.join(MODES)}.")
     rows = read_labelled([labels])
-    model = None if cv else ClassifierModel.load(setting("model_dir", model_dir) or None)
+    model = None if cv else ClassifierModel.load(setting("model_dir", model_dir) or None, work_prior)
     with err.status("evaluating") as status:
         result = evaluate(rows, model=model, mode=tier, cv=cv, extra_training=corpus_rows() if cv else None,
-                          llm=llm_from_settings(llm_url, llm_model),
+                          llm=llm_from_settings(llm_url, llm_model), work_prior=work_prior,
                           progress=lambda message: status.update(message))
     if result["overlap_with_training"]:
         err.print(f"[yellow]warning:[/yellow] {result['overlap_with_training']:,} of these texts were in the model's "
@@ -363,6 +369,7 @@ def predict(
     output: Annotated[Path, typer.Option("--output", help="JSONL to write, each row with labels added.")],
     tier: Annotated[str, typer.Option("--tier", help="fast, accurate, cascade or llm.")] = "cascade",
     model_dir: ModelDirOption = None,
+    work_prior: WorkPriorOption = None,
     llm_url: LlmUrlOption = None,
     llm_model: LlmModelOption = None,
 ) -> None:
@@ -376,7 +383,7 @@ def predict(
 
     if tier not in MODES:
         raise UsageError(f"--tier must be one of {', '.join(MODES)}.")
-    cascade = Cascade(ClassifierModel.load(setting("model_dir", model_dir) or None), tier,
+    cascade = Cascade(ClassifierModel.load(setting("model_dir", model_dir) or None, work_prior), tier,
                       llm=llm_from_settings(llm_url, llm_model))
     rows = []
     with input_path.open(encoding="utf-8") as f:

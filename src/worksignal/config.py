@@ -17,7 +17,8 @@ class Setting:
     name: str
     default: Any
     help: str
-    minimum: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def env(self) -> str:
@@ -32,6 +33,11 @@ class Setting:
             raise UsageError(
                 f"{self.name} must be at least {self.minimum} (got {value}); "
                 f"pass a larger value or unset {self.env}."
+            )
+        if self.maximum is not None and value > self.maximum:
+            raise UsageError(
+                f"{self.name} must be at most {self.maximum} (got {value}); "
+                f"pass a smaller value or unset {self.env}."
             )
         return value
 
@@ -74,6 +80,16 @@ SETTINGS: dict[str, Setting] = {
             "model_dir",
             "",
             "Folder of a model written by `worksignal train`; empty means the shipped model.",
+        ),
+        Setting(
+            "work_prior",
+            0.0,
+            "Share of the organisation's AI conversations expected to be work. Work probabilities, "
+            "calibrated on labelled data with its own work share, are moved to this one (label "
+            "shift). 0 uses the model's own: 0.4 for the shipped model, the sample's share for a "
+            "model from `worksignal teach`.",
+            minimum=0.0,
+            maximum=0.99,
         ),
         Setting("llm_url", "", "OpenAI-compatible API base URL for the optional llm tier (off when empty)."),
         Setting("llm_model", "", "Model name to ask at llm_url."),

@@ -29,4 +29,6 @@ def test_teach_labels_a_sample_retrains_and_reports_agreement(tmp_path: Path):
     assert data["sampled"] == 120 and data["llm_labelled"] == 120 and len(fake.requests) == 120
     assert data["trained_on"] + data["held_out"] == 120
     assert -1 <= data["work_kappa_before"] <= 1 and -1 <= data["work_kappa_after"] <= 1
-    assert ClassifierModel.load(tmp_path / "taught").version == data["model_version"]
+    taught = ClassifierModel.load(tmp_path / "taught")
+    assert taught.version == data["model_version"]
+    assert taught.work_prior == pytest.approx(data["work_share"], abs=1e-4)  # the sample's share, by default

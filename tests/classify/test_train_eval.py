@@ -30,6 +30,9 @@ def test_train_writes_a_loadable_model_and_eval_flags_training_overlap(tmp_path:
     model = train(small_rows, tmp_path / "m", sources=["test"], encoders=Encoders(memo=True))
     loaded = ClassifierModel.load(tmp_path / "m")
     assert loaded.version == model.version and 0 <= loaded.escalate_below <= 1
+    share = sum(int(r["work"]) for r in small_rows) / len(small_rows)
+    assert loaded.calibration_work_share == pytest.approx(share, abs=1e-4)
+    assert loaded.work_prior == loaded.manifest["thresholds"]["work_prior"] == 0.4  # DEFAULT_WORK_PRIOR
     for tier in loaded.tiers.values():
         assert {"work_ngrams", "group_ngrams"} <= set(tier.heads)
     assert "work_blend" in loaded.tiers["fast"].heads  # fitted out of fold by `train`
@@ -99,6 +102,7 @@ def test_adopted_encoder_heads_decide_the_accurate_tier(tmp_path: Path, small_ro
     version = restamp(tmp_path / "m")
     loaded = ClassifierModel.load(tmp_path / "m")
     assert version == loaded.version != model.version and "group" in loaded.tiers["accurate"].heads
+    loaded = ClassifierModel.load(tmp_path / "m", work_prior=loaded.calibration_work_share)  # no prior shift
     texts = ["fix the flaky integration test", "what should I cook tonight"]
     features = loaded.encoders.features("accurate", texts, ["", ""])
     prediction = loaded.tiers["accurate"].predict(features, texts)
@@ -109,6 +113,8 @@ def test_adopted_encoder_heads_decide_the_accurate_tier(tmp_path: Path, small_ro
 
 def test_the_blend_head_decides_how_much_each_work_view_counts(tmp_path: Path, small_rows):
     """With a `work_blend` head the accurate tier's work label follows its weights, not an average."""
+    from dataclasses import replace
+
     import numpy as np
     from scripts.build_model import adopt_encoder_heads
 
@@ -126,6 +132,7 @@ def test_the_blend_head_decides_how_much_each_work_view_counts(tmp_path: Path, s
         adopt_encoder_heads(tmp_path / "m", tmp_path / "heads.npz",
                             blend=LinearHead(["0", "1"], np.array(weights), np.array([0.0])))
         tier = ClassifierModel.load(tmp_path / "m").tiers["accurate"]
+        tier = replace(tier, work_shift=0.0)  # the blend alone, before any prior shift
         assert tier.ngrams is not None
         features = Encoders().features("accurate", texts, [""] * len(texts))
         work_p[name] = tier.predict(features, texts).work_probability
@@ -224,3 +231,18 @@ def test_group_is_where_the_dense_and_ngram_views_agree_most(tmp_path: Path, sma
     with_flat = tier.predict(features, texts).topic_group
     del tier.heads["group_ngrams"]
     assert list(tier.predict(features, texts).topic_group) == list(with_flat)
+
+
+def test_the_version_names_weights_calibration_and_thresholds(small_rows):
+    import numpy as np
+
+    from worksignal.classify.heads import LinearHead
+    from worksignal.classify.train import heads_digest
+
+    head = LinearHead(["0", "1"], np.ones((3, 1)), np.zeros(1))
+    base = heads_digest([{"work": head}], {"escalate_below": 0.4, "work_prior": 0.4})
+    reloaded = LinearHead.from_arrays(head.to_arrays("work"), "work")  # float32 on disk
+    assert heads_digest([{"work": reloaded}], {"escalate_below": 0.4, "work_prior": 0.4}) == base
+    recalibrated = LinearHead(["0", "1"], np.ones((3, 1)), np.zeros(1), platt=(2.0, 0.0))
+    assert heads_digest([{"work": recalibrated}], {"escalate_below": 0.4, "work_prior": 0.4}) != base
+    assert heads_digest([{"work": head}], {"escalate_below": 0.4, "work_prior": 0.5}) != base

@@ -19,7 +19,14 @@ from worksignal.classify.encoders import encoder_fine_tuned, static_fine_tuned
 from worksignal.classify.llm import LLMClassifier
 from worksignal.classify.model import ClassifierModel, Encoders
 from worksignal.classify.taxonomy import TOPIC_GROUPS
-from worksignal.classify.train import DEFAULT_ESCALATE_SHARE, fit_fast_blend, fit_tiers, text_hashes
+from worksignal.classify.train import (
+    DEFAULT_ESCALATE_SHARE,
+    DEFAULT_WORK_PRIOR,
+    fit_fast_blend,
+    fit_tiers,
+    text_hashes,
+)
+from worksignal.config import setting
 
 
 def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -59,9 +66,10 @@ def _predict(cascade: Cascade, texts: list[str]) -> tuple[Labels, float]:
 
 def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None, mode: str = "cascade",
              cv: int = 0, extra_training: list[dict[str, Any]] | None = None, seed: int = 0,
-             llm: LLMClassifier | None = None,
+             llm: LLMClassifier | None = None, work_prior: float | None = None,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Metrics for `rows` (text, work, optional topic) under one tier or the cascade."""
+    """Metrics for `rows` (text, work, optional topic) under one tier or the cascade; the
+    cross-validated models serve at `work_prior` (default: the setting)."""
     texts = [r["text"] for r in rows]
     n = len(rows)
     work_p = np.zeros(n)
@@ -72,6 +80,7 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
     if cv:
         from sklearn.model_selection import StratifiedKFold
 
+        work_prior = work_prior or setting("work_prior") or DEFAULT_WORK_PRIOR
         encoders = Encoders(memo=True)
         extra = extra_training or []
         y = np.array([int(r["work"]) for r in rows])
@@ -80,8 +89,10 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
                 progress(f"fold {k + 1}/{cv}")
             training = [rows[i] for i in train_idx] + extra
             tiers = fit_tiers(training, encoders, seed=seed)
-            thresholds = fit_fast_blend(tiers, encoders, training, DEFAULT_ESCALATE_SHARE, seed=seed)
-            fold_model = ClassifierModel({"version": f"cv-fold-{k}", "thresholds": thresholds}, tiers, encoders=encoders)
+            thresholds = fit_fast_blend(tiers, encoders, training, DEFAULT_ESCALATE_SHARE, seed=seed,
+                                        work_prior=work_prior)
+            fold_model = ClassifierModel({"version": f"cv-fold-{k}", "thresholds": thresholds}, tiers, encoders=encoders,
+                                         work_prior=work_prior)
             labels, spent = _predict(Cascade(fold_model, mode, llm=llm), [texts[i] for i in test_idx])
             seconds += spent
             work_p[test_idx], topic[test_idx], group[test_idx], tier[test_idx] = (
@@ -89,6 +100,7 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
         overlap = 0
     else:
         model = model or ClassifierModel.load()
+        work_prior = model.work_prior
         labels, seconds = _predict(Cascade(model, mode, llm=llm), texts)
         work_p, topic, group, tier = labels.work_probability, labels.topic, labels.topic_group, labels.tier
         overlap = int(np.isin(text_hashes(texts), model.train_hashes).sum())
@@ -115,6 +127,7 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
         "topic_group_kappa": None,
         "tier_shares": {k: round(v / n, 4) for k, v in sorted(Counter(tier.tolist()).items())},
         "prompts_per_second": round(n / seconds, 1) if seconds else None,
+        "work_prior": work_prior,
         "overlap_with_training": overlap,
         # --cv refits heads, not encoders: a tuned encoder has seen the shipped labels.
         "encoder_fine_tuned": static_fine_tuned() or (mode != "fast" and encoder_fine_tuned()),

@@ -9,7 +9,7 @@ that `--model-dir DIR` (or WORKSIGNAL_MODEL_DIR) selects.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from worksignal.classify.encoders import MODELS, OnnxEncoder, StaticEncoder
 from worksignal.classify.hashed import HashedNgrams
 from worksignal.classify.heads import LinearHead, load_heads
 from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
+from worksignal.config import setting
 from worksignal.errors import WorksignalError
 
 TIERS = ("fast", "accurate")
@@ -96,6 +97,14 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def prior_shift(calibration_share: float | None, work_prior: float | None) -> float:
+    """The logit offset that moves probabilities calibrated where `calibration_share` of
+    texts were work to a population where `work_prior` are (label shift: Saerens et al., 2002)."""
+    if calibration_share is None or work_prior is None:
+        return 0.0
+    return float(logit(np.array(work_prior)) - logit(np.array(calibration_share)))
+
+
 def _in_groups(head: LinearHead, proba: np.ndarray) -> np.ndarray:
     """A group head's log-probabilities in GROUPS order (-inf for a group it never saw)."""
     out = np.full((len(proba), len(GROUPS)), -np.inf)
@@ -116,6 +125,7 @@ class Tier:
     name: str
     heads: dict[str, LinearHead]
     ngrams: HashedNgrams | None = None
+    work_shift: float = 0.0  # prior_shift(): from the calibration set's work share to the organisation's
 
     def predict(self, features: np.ndarray, texts: list[str]) -> Prediction:
         """Labels for `texts`, whose dense features are `features` (the n-gram view hashes the texts)."""
@@ -141,6 +151,8 @@ class Tier:
                 p = blend.proba(np.column_stack([logit(p), logit(q)]))[:, 1] if blend else (p + q) / 2
             if group_ngrams is not None:
                 group_log_p = group_log_p + _in_groups(group_ngrams, group_ngrams.proba_sparse(x))
+        if self.work_shift:
+            p = sigmoid(logit(p) + self.work_shift)
         group = np.array(GROUPS)[group_log_p.argmax(axis=1)]
         masked = np.where(groups[None, :] == group[:, None], topic_p, -1.0)
         topic = np.array(topic_head.classes)[masked.argmax(axis=1)]
@@ -156,14 +168,33 @@ class Tier:
 
 @dataclass
 class ClassifierModel:
+    """Tiers and thresholds; with a `work_prior`, work probabilities are moved to that work share."""
+
     manifest: dict[str, Any]
     tiers: dict[str, Tier]
     train_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     encoders: Encoders = field(default_factory=Encoders)
+    work_prior: float | None = None
+
+    def __post_init__(self) -> None:
+        shift = prior_shift(self.calibration_work_share, self.work_prior)
+        self.tiers = {name: replace(tier, work_shift=shift) for name, tier in self.tiers.items()}
+
+    @property
+    def calibration_work_share(self) -> float | None:
+        """Work share of the labelled rows the work probabilities were calibrated on (None: not recorded)."""
+        share = self.manifest.get("thresholds", {}).get("calibration_work_share")
+        return None if share is None else float(share)
 
     @property
     def version(self) -> str:
-        return str(self.manifest["version"])
+        """The label version: the manifest's, marked when served at another work prior than it was
+        built for (so `worksignal classify` relabels when the prior changes)."""
+        built_for = self.manifest.get("thresholds", {}).get("work_prior")
+        if self.work_prior is None or built_for is None or abs(self.work_prior - built_for) < 1e-9:
+            return str(self.manifest["version"])
+        return f"{self.manifest['version']}+work_prior={self.work_prior:g}"
+
 
     @property
     def escalate_below(self) -> float:
@@ -171,7 +202,9 @@ class ClassifierModel:
         return float(self.manifest["thresholds"]["escalate_below"])
 
     @classmethod
-    def load(cls, model_dir: Path | str | None = None) -> ClassifierModel:
+    def load(cls, model_dir: Path | str | None = None, work_prior: float | None = None) -> ClassifierModel:
+        """The model in `model_dir` (else the shipped one), served at the `work_prior` setting
+        (else at the prior it was built for)."""
         folder = Path(model_dir) if model_dir else MODELS
         manifest_path = folder / "manifest.json"
         if not manifest_path.is_file():
@@ -195,4 +228,5 @@ class ClassifierModel:
                 raise ModelError(f"{path} lacks the work or topic head; retrain with `worksignal train`.")
             tiers[name] = Tier(name, {**heads, **ngram_heads}, ngrams)
             hashes = arrays.get("train_hashes", hashes)
-        return cls(manifest, tiers, hashes)
+        built_for = manifest.get("thresholds", {}).get("work_prior")
+        return cls(manifest, tiers, hashes, work_prior=setting("work_prior", work_prior) or built_for)

@@ -28,12 +28,12 @@ def llm_from_settings(url: str | None = None, model: str | None = None) -> LLMCl
                          per_second=setting("llm_rate"))
 
 
-def classify_stage(tier: str | None = None, model_dir: str | None = None,
-                   llm: LLMClassifier | None = None) -> Callable[[pa.RecordBatch], pa.RecordBatch]:
+def classify_stage(tier: str | None = None, model_dir: str | None = None, llm: LLMClassifier | None = None,
+                   work_prior: float | None = None) -> Callable[[pa.RecordBatch], pa.RecordBatch]:
     """A Cascade over the shipped (or given) model, or the rules stand-in."""
     tier = setting("tier", tier)
     if tier not in TIER_CHOICES:
         raise UsageError(f"tier {tier!r} is not one of {', '.join(TIER_CHOICES)}.")
     if tier == "rules":
         return RuleClassifier()
-    return Cascade(ClassifierModel.load(setting("model_dir", model_dir) or None), tier, llm=llm)
+    return Cascade(ClassifierModel.load(setting("model_dir", model_dir) or None, work_prior), tier, llm=llm)

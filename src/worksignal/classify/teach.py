@@ -65,14 +65,17 @@ def teach(store: Store, llm: LLMClassifier, out: Path | str, *, sample: int = 50
     before = agreement(model)
     if progress:
         progress("retraining the heads")
+    # The sample's work share is the organisation's best-known prior: the model serves at it.
+    work_share = float(np.mean([r["work"] for r in learn]))
     taught = train(learn + corpus_rows(), out, sources=["llm-labelled sample", "worksignal corpus"],
-                   seed=seed, encoders=Encoders(memo=True))
+                   seed=seed, encoders=Encoders(memo=True), work_prior=min(max(work_share, 0.01), 0.99))
     return {
         "sampled": len(conversations),
         "llm_labelled": len(rows),
         "llm_calls": llm.calls,
         "trained_on": len(learn),
         "held_out": len(check),
+        "work_share": round(work_share, 4),
         "work_kappa_before": round(before, 4),
         "work_kappa_after": round(agreement(taught), 4),
         "model_dir": str(out),
