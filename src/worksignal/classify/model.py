@@ -195,7 +195,6 @@ class ClassifierModel:
             return str(self.manifest["version"])
         return f"{self.manifest['version']}+work_prior={self.work_prior:g}"
 
-
     @property
     def escalate_below(self) -> float:
         """Fast-tier confidence under which a conversation goes to the accurate tier."""
