@@ -348,7 +348,8 @@ def eval_(
         return
     table = Table(title=f"{labels.name}: {tier}" + (f", {cv}-fold cross-validation" if cv else ""), show_header=False)
     for key in ("n", "work_kappa", "work_kappa_ci", "work_accuracy", "work_f1", "topic_kappa",
-                "topic_group_kappa", "tier_shares", "prompts_per_second"):
+                "topic_group_kappa", "tier_shares", "prompts_per_second", "work_share_true",
+                "work_share_predicted", "work_prior"):
         table.add_row(key, str(result[key]))
     for lang, figures in result.get("work_kappa_by_lang", {}).items():
         table.add_row(f"work_kappa ({lang})", f"{figures['work_kappa']} (n={figures['n']})")
