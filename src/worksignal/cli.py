@@ -251,6 +251,7 @@ def train(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the model into.")],
     no_corpus: Annotated[bool, typer.Option("--no-corpus", help="Leave out the project's own training corpus.")] = False,
     escalate_share: Annotated[float, typer.Option(help="Share of training texts the fast tier would pass to the accurate tier.")] = 0.2,
+    work_prior: WorkPriorOption = None,
     json: JsonOption = False,
 ) -> None:
     """Fit the classifier's heads from labelled texts (plus the shipped corpus) into a model folder.
@@ -266,12 +267,13 @@ def train(
         rows += corpus_rows()
         sources.append("worksignal corpus")
     with err.status("training") as status:
-        model = run_train(rows, out_dir, sources=sources, escalate_share=escalate_share,
+        model = run_train(rows, out_dir, sources=sources, escalate_share=escalate_share, work_prior=work_prior,
                           progress=lambda message: status.update(message))
     if json:
         _print_json(model.manifest)
     else:
-        out.print(f"wrote model {model.version} ({len(rows):,} rows) to {out_dir}")
+        out.print(f"wrote model {model.version} ({len(rows):,} rows) to {out_dir}; it serves at a work prior of "
+                  f"{model.work_prior:g} (its labels: {model.calibration_work_share:.0%} work)")
 
 
 @app.command()

@@ -246,3 +246,16 @@ def test_the_version_names_weights_calibration_and_thresholds(small_rows):
     recalibrated = LinearHead(["0", "1"], np.ones((3, 1)), np.zeros(1), platt=(2.0, 0.0))
     assert heads_digest([{"work": recalibrated}], {"escalate_below": 0.4, "work_prior": 0.4}) != base
     assert heads_digest([{"work": head}], {"escalate_below": 0.4, "work_prior": 0.5}) != base
+
+
+def test_train_command_builds_a_model_for_the_work_prior_it_is_given(tmp_path: Path, small_rows):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({k: r[k] for k in ("text", "work", "topic") if k in r}) + "\n"
+                              for r in small_rows[:120]))
+    result = subprocess.run([sys.executable, "-m", "worksignal", "train", str(labels), "--no-corpus", "--out",
+                             str(tmp_path / "m"), "--work-prior", "0.3", "--json"],
+                            check=True, capture_output=True, text=True)
+    thresholds = json.loads(result.stdout)["thresholds"]
+    share = sum(int(r["work"]) for r in small_rows[:120]) / 120
+    assert thresholds["work_prior"] == 0.3 and thresholds["calibration_work_share"] == pytest.approx(share, abs=1e-4)
+    assert ClassifierModel.load(tmp_path / "m").work_prior == 0.3  # served as built, unless the setting says
