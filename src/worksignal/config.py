@@ -28,7 +28,11 @@ class Setting:
         """Explicit value, else the environment variable, else the default; validated."""
         if value is None:
             raw = os.environ.get(self.env)
-            value = self.default if raw is None else type(self.default)(raw)
+            try:
+                value = self.default if raw is None else type(self.default)(raw)
+            except ValueError:
+                raise UsageError(f"{self.env}={raw!r} is not a valid {type(self.default).__name__} "
+                                 f"for {self.name}; fix or unset it.") from None
         if self.minimum is not None and value < self.minimum:
             raise UsageError(
                 f"{self.name} must be at least {self.minimum} (got {value}); "
