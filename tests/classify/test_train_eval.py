@@ -48,6 +48,12 @@ def test_cross_validation_never_scores_training_text(small_rows):
     assert low <= result["work_kappa"] <= high
 
 
+def test_a_work_prior_out_of_range_is_refused_before_any_fitting(tmp_path: Path, small_rows):
+    with pytest.raises(UsageError, match=r"work_prior must be at most 0\.99"):
+        train(small_rows, tmp_path / "m", sources=["test"], work_prior=1.5)
+    assert not (tmp_path / "m").exists()
+
+
 def test_bad_label_rows_name_the_line(tmp_path: Path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"text": "ok", "work": 1}\n{"text": "x", "work": "maybe"}\n')

@@ -80,7 +80,7 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
     if cv:
         from sklearn.model_selection import StratifiedKFold
 
-        work_prior = work_prior or setting("work_prior") or DEFAULT_WORK_PRIOR
+        work_prior = setting("work_prior", work_prior) or DEFAULT_WORK_PRIOR
         encoders = Encoders(memo=True)
         extra = extra_training or []
         y = np.array([int(r["work"]) for r in rows])

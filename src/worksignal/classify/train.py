@@ -227,13 +227,13 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
     (else the setting, else DEFAULT_WORK_PRIOR): the escalation threshold is set there."""
     if len(rows) < 50 or len({int(r["work"]) for r in rows}) < 2:
         raise UsageError("training needs at least 50 rows with both work=0 and work=1.")
+    work_prior = setting("work_prior", work_prior) or DEFAULT_WORK_PRIOR
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     encoders = encoders or Encoders()
     tiers = fit_tiers(rows, encoders, seed=seed, progress=progress)
     if progress:
         progress("fitting the fast tier's blend and escalation threshold on out-of-fold scores")
-    work_prior = work_prior or setting("work_prior") or DEFAULT_WORK_PRIOR
     thresholds = fit_fast_blend(tiers, encoders, rows, escalate_share, seed=seed, work_prior=work_prior)
     texts = [r["text"] for r in rows]
     hashes = text_hashes(texts)
