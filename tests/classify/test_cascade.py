@@ -102,3 +102,13 @@ def test_the_work_prior_setting_is_validated_at_the_cli(tmp_path):
     result = subprocess.run([sys.executable, "-m", "worksignal", "predict", str(prompts), "--output",
                              str(tmp_path / "out.jsonl"), "--work-prior", "1.5"], capture_output=True, text=True)
     assert result.returncode != 0 and "work_prior must be at most 0.99" in result.stderr
+
+
+def test_repeated_conversations_are_labelled_once_and_alike(model):
+    texts = ["hi", "Fix this Terraform plan error: Invalid for_each argument", "hi", "hi", "what to cook tonight"]
+    context = ["", "", "", "earlier: a question about dinner", ""]
+    once = Cascade(model).label(texts, context)
+    each = Cascade(model, repeats_once=False).label(texts, context)
+    assert np.allclose(once.work_probability, each.work_probability, atol=1e-3)  # int8 activations scale per batch
+    assert list(once.topic) == list(each.topic) and list(once.tier) == list(each.tier)
+    assert once.work_probability[0] == once.work_probability[2]  # same text, same context

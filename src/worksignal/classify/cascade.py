@@ -34,13 +34,18 @@ class Labels:
     def __len__(self) -> int:
         return len(self.work_probability)
 
+    def take(self, index: np.ndarray) -> Labels:
+        """These labels at `index` (rows may repeat)."""
+        return Labels(self.work_probability[index], self.topic[index], self.topic_group[index], self.intent[index],
+                      self.tier[index])
+
 
 class Cascade:
     """Label texts with the fast tier, the accurate tier, or both in a cascade."""
 
     def __init__(self, model: ClassifierModel | None = None, mode: str = "cascade",
                  escalate_below: float | None = None, llm: LLMClassifier | None = None,
-                 llm_below: float = DEFAULT_LLM_BELOW) -> None:
+                 llm_below: float = DEFAULT_LLM_BELOW, repeats_once: bool = True) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         if mode == "llm" and llm is None:
@@ -50,6 +55,7 @@ class Cascade:
         self.escalate_below = self.model.escalate_below if escalate_below is None else escalate_below
         self.llm = llm
         self.llm_below = llm_below
+        self.repeats_once = repeats_once  # padding ("hi", "test") repeats: label each distinct conversation once
 
     @property
     def version(self) -> str:
@@ -67,6 +73,15 @@ class Cascade:
         only where the llm gave no answer (budget spent, endpoint down, unparseable reply).
         """
         context = context if context is not None else [""] * len(first)
+        if self.repeats_once:
+            distinct: dict[tuple[str, str], int] = {}
+            inverse = np.fromiter((distinct.setdefault(pair, len(distinct)) for pair in zip(first, context, strict=True)),
+                                  dtype=np.int64, count=len(first))
+            if len(distinct) < len(first):
+                return self._label([f for f, _ in distinct], [c for _, c in distinct]).take(inverse)
+        return self._label(first, context)
+
+    def _label(self, first: list[str], context: list[str]) -> Labels:
         if self.mode == "accurate":
             p = self._tier("accurate", first, context)
             return Labels(p.work_probability, p.topic, p.topic_group, p.intent, np.full(len(first), "accurate", dtype=object))
