@@ -72,7 +72,7 @@ def main() -> None:
     static_group_log = np.log(np.maximum(fast_oof["group_p"], 1e-12))
     static_group, fast_group = group_of(static_group_log), group_of(static_group_log, ngram_group)
     ft_group, accurate_group = group_of(ft_group_log), group_of(ft_group_log, ngram_group)
-    ft_p, static_p, fast_p, accurate_p = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    ft_p, static_p, fast_p = np.zeros(n), np.zeros(n), np.zeros(n)
     fast_raw, accurate_raw, shift = np.zeros(n), np.zeros(n), np.zeros(n)  # before the prior shift
     escalate = np.zeros(n, dtype=bool)
     for train_idx, test_idx in StratifiedKFold(args.cv, shuffle=True, random_state=0).split(texts, y):
@@ -107,7 +107,7 @@ def main() -> None:
         "fast": score(fast_p, fast_group),
         "fine_tuned_heads_alone": score(ft_p, ft_group),
         "ngram_heads_alone": score(ngram_served, group_of(ngram_group)),
-        "accurate_averaged": score((ft_p + ngram_p) / 2, accurate_group),
+        "accurate_averaged": score((ft_p + ngram_served) / 2, accurate_group),
         "accurate": score(accurate_p, accurate_group),
         "cascade": score(np.where(escalate, accurate_p, fast_p), np.where(escalate, accurate_group, fast_group)),
     }

@@ -21,12 +21,11 @@ from worksignal.classify.model import ClassifierModel, Encoders
 from worksignal.classify.taxonomy import TOPIC_GROUPS
 from worksignal.classify.train import (
     DEFAULT_ESCALATE_SHARE,
-    DEFAULT_WORK_PRIOR,
+    build_prior,
     fit_fast_blend,
     fit_tiers,
     text_hashes,
 )
-from worksignal.config import setting
 
 
 def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -80,7 +79,7 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
     if cv:
         from sklearn.model_selection import StratifiedKFold
 
-        work_prior = setting("work_prior", work_prior) or DEFAULT_WORK_PRIOR
+        work_prior = build_prior(work_prior)
         encoders = Encoders(memo=True)
         extra = extra_training or []
         y = np.array([int(r["work"]) for r in rows])

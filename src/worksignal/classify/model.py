@@ -174,9 +174,11 @@ class ClassifierModel:
     tiers: dict[str, Tier]
     train_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     encoders: Encoders = field(default_factory=Encoders)
-    work_prior: float | None = None
+    work_prior: float | None = None  # None: the prior the model was built for, where it records one
 
     def __post_init__(self) -> None:
+        if self.work_prior is None:
+            self.work_prior = self.built_for_prior
         shift = prior_shift(self.calibration_work_share, self.work_prior)
         self.tiers = {name: replace(tier, work_shift=shift) for name, tier in self.tiers.items()}
 
@@ -187,10 +189,16 @@ class ClassifierModel:
         return None if share is None else float(share)
 
     @property
+    def built_for_prior(self) -> float | None:
+        """The work prior the escalation threshold was set at (None: not recorded)."""
+        prior = self.manifest.get("thresholds", {}).get("work_prior")
+        return None if prior is None else float(prior)
+
+    @property
     def version(self) -> str:
         """The label version: the manifest's, marked when served at another work prior than it was
         built for (so `worksignal classify` relabels when the prior changes)."""
-        built_for = self.manifest.get("thresholds", {}).get("work_prior")
+        built_for = self.built_for_prior
         if self.work_prior is None or built_for is None or abs(self.work_prior - built_for) < 1e-9:
             return str(self.manifest["version"])
         return f"{self.manifest['version']}+work_prior={self.work_prior:g}"
@@ -227,5 +235,4 @@ class ClassifierModel:
                 raise ModelError(f"{path} lacks the work or topic head; retrain with `worksignal train`.")
             tiers[name] = Tier(name, {**heads, **ngram_heads}, ngrams)
             hashes = arrays.get("train_hashes", hashes)
-        built_for = manifest.get("thresholds", {}).get("work_prior")
-        return cls(manifest, tiers, hashes, work_prior=setting("work_prior", work_prior) or built_for)
+        return cls(manifest, tiers, hashes, work_prior=setting("work_prior", work_prior) or None)

@@ -78,6 +78,12 @@ def _static() -> str:
     return f"static (model2vec, distilled from all-MiniLM-L6-v2{tuned})"
 
 
+def build_prior(work_prior: float | None = None) -> float:
+    """The work prior a model is built (or cross-validated) for: the value, else the setting,
+    else DEFAULT_WORK_PRIOR."""
+    return float(setting("work_prior", work_prior) or DEFAULT_WORK_PRIOR)
+
+
 def heads_digest(tiers_heads: Iterable[dict[str, LinearHead]], thresholds: dict[str, Any] | None = None) -> str:
     """The model version's suffix: it names everything that decides a label (weights, biases,
     calibration, thresholds and work prior), so any change of data or recipe relabels."""
@@ -227,7 +233,7 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
     (else the setting, else DEFAULT_WORK_PRIOR): the escalation threshold is set there."""
     if len(rows) < 50 or len({int(r["work"]) for r in rows}) < 2:
         raise UsageError("training needs at least 50 rows with both work=0 and work=1.")
-    work_prior = setting("work_prior", work_prior) or DEFAULT_WORK_PRIOR
+    work_prior = build_prior(work_prior)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     encoders = encoders or Encoders()
