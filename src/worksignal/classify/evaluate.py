@@ -90,8 +90,7 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
             tiers = fit_tiers(training, encoders, seed=seed)
             thresholds = fit_fast_blend(tiers, encoders, training, DEFAULT_ESCALATE_SHARE, seed=seed,
                                         work_prior=work_prior)
-            fold_model = ClassifierModel({"version": f"cv-fold-{k}", "thresholds": thresholds}, tiers, encoders=encoders,
-                                         work_prior=work_prior)
+            fold_model = ClassifierModel({"version": f"cv-fold-{k}", "thresholds": thresholds}, tiers, encoders=encoders)
             labels, spent = _predict(Cascade(fold_model, mode, llm=llm), [texts[i] for i in test_idx])
             seconds += spent
             work_p[test_idx], topic[test_idx], group[test_idx], tier[test_idx] = (

@@ -182,17 +182,20 @@ class ClassifierModel:
         shift = prior_shift(self.calibration_work_share, self.work_prior)
         self.tiers = {name: replace(tier, work_shift=shift) for name, tier in self.tiers.items()}
 
+    def _recorded(self, key: str) -> float | None:
+        """A number the manifest's thresholds record (None in a model built before they did)."""
+        value = self.manifest.get("thresholds", {}).get(key)
+        return None if value is None else float(value)
+
     @property
     def calibration_work_share(self) -> float | None:
-        """Work share of the labelled rows the work probabilities were calibrated on (None: not recorded)."""
-        share = self.manifest.get("thresholds", {}).get("calibration_work_share")
-        return None if share is None else float(share)
+        """Work share of the labelled rows the work probabilities were calibrated on."""
+        return self._recorded("calibration_work_share")
 
     @property
     def built_for_prior(self) -> float | None:
-        """The work prior the escalation threshold was set at (None: not recorded)."""
-        prior = self.manifest.get("thresholds", {}).get("work_prior")
-        return None if prior is None else float(prior)
+        """The work prior the escalation threshold was set at."""
+        return self._recorded("work_prior")
 
     @property
     def version(self) -> str:

@@ -261,4 +261,4 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
         "thresholds": thresholds,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return ClassifierModel(manifest, tiers, hashes, encoders, work_prior=work_prior)
+    return ClassifierModel(manifest, tiers, hashes, encoders)  # serves at the prior its thresholds record
