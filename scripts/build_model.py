@@ -11,8 +11,12 @@ encoder was fine-tuned (`scripts/finetune_encoder.py --save DIR`, then
 with it; heads refitted on the very texts it was tuned on would be overconfident, so this
 script takes the fine-tuned ones for the accurate tier (its work head is blended with the
 hashed n-gram head, with weights fitted on both heads' out-of-fold probabilities) and keeps the refitted topic and intent heads within each group.
-Both tiers' work probabilities are then calibrated on the first --labels file; the model
-serves them moved to `--work-prior` (the escalation threshold is set there).
+The ensemble tier takes the accurate tier's heads and adds a work head over frozen
+multilingual-e5 vectors (fitted on the labels and the corpus), blended with the other two
+work views on out-of-fold probabilities of all three; the accurate tier's least sure
+`--deepen-share` of texts (out of fold) set the threshold that sends texts on to it.
+All tiers' work probabilities are calibrated on the first --labels file; the model serves
+them moved to `--work-prior` (the escalation thresholds are set there).
 
     python scripts/build_model.py --labels ../shared/data/labels/dev.jsonl \
         --encoder-heads build/tuned/heads.npz --calibrate-with build/oof_ft.npz \
@@ -27,13 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
+from worksignal.classify.encoders import MODELS, OnnxEncoder
 from worksignal.classify.heads import LinearHead, fit_platt, load_heads, save_heads
-from worksignal.classify.model import HEADS, NGRAM_HEADS, TIERS, logit, sigmoid
+from worksignal.classify.model import HEADS, NGRAM_HEADS, TIERS, logit, prior_shift, sigmoid
 from worksignal.classify.train import (
+    DEFAULT_DEEPEN_SHARE,
     DEFAULT_WORK_PRIOR,
+    E5,
+    E5_CORPUS_WEIGHT,
     corpus_rows,
+    deepen_threshold,
+    e5_out_of_fold,
     fast_blend,
     fit_blend,
+    fit_e5_head,
     heads_digest,
     ngram_out_of_fold,
     read_labelled,
@@ -56,10 +67,11 @@ def resave_tier(path: Path, heads: dict[str, LinearHead], arrays: dict[str, np.n
 
 
 def calibrate_fast(model_dir: Path, oof_path: Path, work: np.ndarray, ngram_p: np.ndarray,
-                   work_prior: float) -> dict[str, float | None]:
+                   work_prior: float) -> tuple[dict[str, float | None], np.ndarray]:
     """The fast work head's Platt scaling, its blend with the n-gram work head and the
     escalation threshold, from the out-of-fold scores of per-fold tuned static vectors
-    (tune_static.py --cv K --oof F) and of the n-gram head, same folds."""
+    (tune_static.py --cv K --oof F) and of the n-gram head, same folds; with the fast tier's
+    out-of-fold work probabilities as served."""
     score = np.load(oof_path)["work_score"]
     if len(score) != len(work) or np.isnan(score).any():
         raise SystemExit(f"{oof_path} does not hold one out-of-fold score per labelled row")
@@ -75,7 +87,52 @@ def calibrate_fast(model_dir: Path, oof_path: Path, work: np.ndarray, ngram_p: n
     resave_tier(path, heads, arrays)
     manifest["thresholds"] = thresholds
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return thresholds
+    views = np.column_stack([logit(sigmoid(a * score + b)), logit(ngram_p)])
+    shift = prior_shift(float(np.mean(work)), work_prior)
+    return thresholds, sigmoid(logit(blend.proba(views)[:, 1]) + shift)
+
+
+def padded(head: LinearHead, width: int, at_end: bool = True) -> LinearHead:
+    """`head` over a wider feature layout: zero weights for the columns it does not read."""
+    weights = np.zeros((width, head.weights.shape[1]), dtype=np.float32)
+    if at_end:
+        weights[width - head.weights.shape[0]:] = head.weights
+    else:
+        weights[: head.weights.shape[0]] = head.weights
+    return LinearHead(head.classes, weights, head.bias, head.platt)
+
+
+def build_ensemble(model_dir: Path, first: list[dict], work: np.ndarray, dense_p: np.ndarray, ngram_p: np.ndarray,
+                   fast_p: np.ndarray, work_prior: float, deepen_share: float) -> float:
+    """The ensemble tier from the accurate tier's heads plus an e5 work head, with the blend of
+    the three work views fitted on out-of-fold probabilities; returns the deepening threshold."""
+    corpus = corpus_rows(E5_CORPUS_WEIGHT)
+    encoder = OnnxEncoder(MODELS / "e5")
+    print(f"encoding {len(first) + len(corpus):,} texts with e5", flush=True)
+    x, x_corpus = encoder([r["text"] for r in first]), encoder([r["text"] for r in corpus])
+    work_corpus = np.array([int(r["work"]) for r in corpus])
+    weight_corpus = np.array([float(r.get("weight", 1.0)) for r in corpus])
+    e5_p = e5_out_of_fold(x, work, x_corpus, work_corpus, weight_corpus)
+    blend = fit_blend(dense_p, ngram_p, work, e5_p)
+    e5_head = fit_e5_head(np.vstack([x, x_corpus]), np.concatenate([work, work_corpus]),
+                          np.concatenate([np.ones(len(work)), weight_corpus]))
+    accurate, arrays = load_heads(model_dir / "accurate.npz", list(HEADS))
+    width = accurate["topic"].weights.shape[0] + encoder.dim
+    heads = {name: padded(head, width, at_end=False) for name, head in accurate.items() if name != "work_blend"}
+    heads["work_e5"], heads["work_blend"] = padded(e5_head, width), blend
+    resave_tier(model_dir / "ensemble.npz", heads, arrays)
+    shift = prior_shift(float(np.mean(work)), work_prior)
+    accurate_blend = accurate["work_blend"].proba(np.column_stack([logit(dense_p), logit(ngram_p)]))[:, 1]
+    manifest_path = model_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    below = deepen_threshold(fast_p, sigmoid(logit(accurate_blend) + shift), manifest["thresholds"]["escalate_below"],
+                             deepen_share)
+    manifest["thresholds"] |= {"deepen_below": round(below, 6), "deepen_share": deepen_share}
+    manifest["tiers"]["ensemble"] = {"encoder": f"the accurate tier's + {E5}",
+                                     "heads": "the accurate tier's, plus a work head over e5 (labels and corpus) "
+                                              "blended with the accurate tier's two work views"}
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return below
 
 
 def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, float] | None = None,
@@ -88,10 +145,7 @@ def adopt_encoder_heads(model_dir: Path, heads_path: Path, platt: tuple[float, f
     path = model_dir / "accurate.npz"
     heads, arrays = load_heads(path, list(HEADS))
     width = heads["topic"].weights.shape[0]  # static features first, then the encoder's 384
-    for name, head in tuned.items():
-        weights = np.zeros((width, head.weights.shape[1]), dtype=np.float32)
-        weights[width - head.weights.shape[0]:] = head.weights
-        heads[name] = LinearHead(head.classes, weights, head.bias, head.platt)
+    heads |= {name: padded(head, width) for name, head in tuned.items()}
     if blend is not None:
         heads["work_blend"] = blend
     resave_tier(path, heads, arrays)
@@ -122,6 +176,8 @@ def main() -> None:
     parser.add_argument("--fast-oof", type=Path, help="out-of-fold npz from tune_static.py --cv over the first --labels")
     parser.add_argument("--work-prior", type=float, default=DEFAULT_WORK_PRIOR,
                         help="work share the model serves at unless the work_prior setting says otherwise")
+    parser.add_argument("--deepen-share", type=float, default=DEFAULT_DEEPEN_SHARE,
+                        help="share of texts the accurate tier passes on to the ensemble tier")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src/worksignal/classify/models")
     args = parser.parse_args()
     rows = read_labelled(args.labels) + corpus_rows()
@@ -133,7 +189,7 @@ def main() -> None:
         print("n-gram head, out of fold over the first --labels", flush=True)
         ngram_p = ngram_out_of_fold(first, corpus_rows(), group=False)["work"]
     if args.fast_oof:
-        thresholds = calibrate_fast(args.out, args.fast_oof, work, ngram_p, args.work_prior)
+        thresholds, fast_p = calibrate_fast(args.out, args.fast_oof, work, ngram_p, args.work_prior)
         print(f"escalating below fast-tier confidence {thresholds['escalate_below']:.4f} "
               f"(work probabilities calibrated at a work share of {thresholds['calibration_work_share']:.3f}, "
               f"served at {args.work_prior})")
@@ -144,6 +200,9 @@ def main() -> None:
             dense = sigmoid(platt[0] * logit(np.load(args.calibrate_with)["work"]) + platt[1])
             blend = fit_blend(dense, ngram_p, work)
         adopt_encoder_heads(args.out, args.encoder_heads, platt, blend)
+        if args.fast_oof and args.calibrate_with:
+            below = build_ensemble(args.out, first, work, dense, ngram_p, fast_p, args.work_prior, args.deepen_share)
+            print(f"passing on to the ensemble tier below accurate-tier confidence {below:.4f}")
     print(f"wrote model {restamp(args.out)} ({len(rows):,} rows) to {args.out}")
 
 

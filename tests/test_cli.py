@@ -75,7 +75,7 @@ def test_report_json_contract_and_small_teams_hidden(tmp_path: Path):
     admin = json.loads(run("report", "--store", store, "--json", "--role", "admin").stdout)
     assert {t["team"] for t in admin["teams"]} == set(sizes) and admin["suppressed"] == []
     assert data["rule_based_labels"] is False
-    assert {c["tier"] for c in data["classifiers"]} <= {"fast", "accurate"}
+    assert {c["tier"] for c in data["classifiers"]} <= {"fast", "accurate", "ensemble"}
     assert sum(c["conversations"] for c in data["classifiers"]) == data["labelled"]
     text = run("report", "--store", store).stdout
     assert "keyword rules" not in text and "below the minimum group size" in text

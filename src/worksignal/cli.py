@@ -251,6 +251,7 @@ def train(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the model into.")],
     no_corpus: Annotated[bool, typer.Option("--no-corpus", help="Leave out the project's own training corpus.")] = False,
     escalate_share: Annotated[float, typer.Option(help="Share of training texts the fast tier would pass to the accurate tier.")] = 0.2,
+    deepen_share: Annotated[float, typer.Option(help="Share of training texts the accurate tier would pass on to the ensemble tier (a subset of those escalated).")] = 0.05,
     work_prior: WorkPriorOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -266,9 +267,11 @@ def train(
     if not no_corpus:
         rows += corpus_rows()
         sources.append("worksignal corpus")
+    if not 0 <= deepen_share <= escalate_share <= 1:
+        raise UsageError("--deepen-share must lie between 0 and --escalate-share, and that between 0 and 1.")
     with err.status("training") as status:
-        model = run_train(rows, out_dir, sources=sources, escalate_share=escalate_share, work_prior=work_prior,
-                          progress=lambda message: status.update(message))
+        model = run_train(rows, out_dir, sources=sources, escalate_share=escalate_share, deepen_share=deepen_share,
+                          work_prior=work_prior, progress=lambda message: status.update(message))
     if json:
         _print_json(model.manifest)
     else:
@@ -312,7 +315,7 @@ def teach(
 @app.command(name="eval")
 def eval_(
     labels: Annotated[Path, typer.Argument(help="JSONL of {text, work (0/1), topic?}.")],
-    tier: Annotated[str, typer.Option("--tier", help="fast, accurate, cascade or llm.")] = "cascade",
+    tier: Annotated[str, typer.Option("--tier", help="fast, accurate, ensemble, cascade or llm.")] = "cascade",
     cv: Annotated[int, typer.Option("--cv", help="K-fold cross-validation: refit heads without each scored fold (plus the corpus).")] = 0,
     model_dir: ModelDirOption = None,
     work_prior: WorkPriorOption = None,
@@ -370,7 +373,7 @@ def eval_(
 def predict(
     input_path: Annotated[Path, typer.Argument(help="JSONL with a `text` field per row (other fields kept).")],
     output: Annotated[Path, typer.Option("--output", help="JSONL to write, each row with labels added.")],
-    tier: Annotated[str, typer.Option("--tier", help="fast, accurate, cascade or llm.")] = "cascade",
+    tier: Annotated[str, typer.Option("--tier", help="fast, accurate, ensemble, cascade or llm.")] = "cascade",
     model_dir: ModelDirOption = None,
     work_prior: WorkPriorOption = None,
     llm_url: LlmUrlOption = None,

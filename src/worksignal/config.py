@@ -77,8 +77,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "tier",
             "cascade",
-            "How ingest and classify label conversations: cascade, fast, accurate, or rules "
-            "(the keyword stand-in).",
+            "How ingest and classify label conversations: cascade, fast, accurate, ensemble, llm, "
+            "or rules (the keyword stand-in).",
         ),
         Setting(
             "model_dir",

@@ -18,7 +18,7 @@ def run(script: str, *args: str) -> str:
 def test_classify_benchmark_prints_every_tier_and_the_model_size():
     output = run("classify.py", "--n", "300")
     for line in ("shipped model files:", "cold start, fast:", "cold start, cascade:", "baseline, model2vec",
-                 "fast: ", "accurate: ", "cascade: ", "ru_maxrss:"):
+                 "fast: ", "accurate: ", "ensemble: ", "cascade: ", "ru_maxrss:"):
         assert line in output, f"{line!r} missing from bench/classify.py's output"
     assert "distinct)" in output
 

@@ -28,7 +28,7 @@ def test_labels_are_valid_and_consistent(model):
     assert len(labels) == len(TEXTS)
     assert np.all((labels.work_probability >= 0) & (labels.work_probability <= 1))
     for topic, group, intent, tier in zip(labels.topic, labels.topic_group, labels.intent, labels.tier, strict=True):
-        assert TOPIC_GROUPS[topic] == group and intent in INTENTS and tier in ("fast", "accurate")
+        assert TOPIC_GROUPS[topic] == group and intent in INTENTS and tier in ("fast", "accurate", "ensemble")
 
 
 def test_obvious_english_cases(model):
@@ -43,11 +43,36 @@ def test_obvious_german_work_case(model):
     assert Cascade(model).label(TEXTS[4:]).work_probability[0] > 0.5
 
 
-def test_threshold_decides_how_much_goes_to_the_accurate_tier(model):
+def test_thresholds_decide_how_much_goes_to_each_tier(model):
     assert set(Cascade(model, escalate_below=0.0).label(TEXTS).tier) == {"fast"}
-    assert set(Cascade(model, escalate_below=1.01).label(TEXTS).tier) == {"accurate"}
+    assert set(Cascade(model, escalate_below=1.01, deepen_below=0.0).label(TEXTS).tier) == {"accurate"}
+    assert set(Cascade(model, escalate_below=1.01, deepen_below=1.01).label(TEXTS).tier) == {"ensemble"}
     assert set(Cascade(model, mode="accurate").label(TEXTS).tier) == {"accurate"}
+    assert set(Cascade(model, mode="ensemble").label(TEXTS).tier) == {"ensemble"}
     assert set(Cascade(model, mode="fast").label(TEXTS).tier) == {"fast"}
+
+
+def test_the_ensemble_tier_is_the_accurate_tier_with_a_third_work_view(model):
+    accurate = Cascade(model, mode="accurate").label(TEXTS)
+    ensemble = Cascade(model, mode="ensemble").label(TEXTS)
+    # topic and group come from the accurate tier's heads; only the work probability moves
+    assert list(ensemble.topic) == list(accurate.topic) and list(ensemble.topic_group) == list(accurate.topic_group)
+    assert not np.allclose(ensemble.work_probability, accurate.work_probability)
+    deepened = Cascade(model, escalate_below=1.01, deepen_below=1.01).label(TEXTS)
+    np.testing.assert_allclose(deepened.work_probability, ensemble.work_probability, atol=1e-6)
+
+
+def test_a_model_without_an_ensemble_tier_still_loads_and_never_deepens(model, tmp_path):
+    import shutil
+
+    from worksignal.classify.encoders import MODELS
+
+    shutil.copytree(MODELS, tmp_path / "m", ignore=shutil.ignore_patterns("static", "encoder", "e5", "ensemble.npz"))
+    older = ClassifierModel.load(tmp_path / "m")
+    assert "ensemble" not in older.tiers and older.deepen_below == 0.0
+    assert set(Cascade(older, escalate_below=1.01).label(TEXTS).tier) == {"accurate"}
+    with pytest.raises(Exception, match="no ensemble tier"):
+        Cascade(older, mode="ensemble")
 
 
 def test_later_turns_are_context(model):

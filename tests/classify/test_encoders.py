@@ -15,3 +15,21 @@ def test_static_vectors_are_model2vecs_own():
     assert np.abs(ours - theirs).max() < 2e-3
     assert np.allclose(np.linalg.norm(ours[[0, 2, 3]], axis=1), 1.0, atol=1e-5)
     assert encoder([]).shape == (0, encoder.dim)
+
+
+def test_e5_places_a_translation_nearer_than_another_topic():
+    """The ensemble tier's encoder is multilingual: a request and its translations sit closer
+    together than two English requests on different subjects."""
+    from worksignal.classify.encoders import MODELS, OnnxEncoder
+
+    encoder = OnnxEncoder(MODELS / "e5")
+    english, german, japanese, other = encoder([
+        "Summarise the quarterly sales report for the board meeting",
+        "Fasse den Quartalsbericht über die Verkäufe für die Vorstandssitzung zusammen",
+        "取締役会のために四半期の売上報告書を要約してください",
+        "Suggest a vegetarian recipe for dinner tonight",
+    ])
+    assert np.allclose(np.linalg.norm([english, other], axis=1), 1.0, atol=1e-4)
+    assert english @ german > english @ other + 0.05
+    assert english @ japanese > english @ other + 0.05
+    assert encoder([]).shape == (0, encoder.dim)

@@ -36,6 +36,9 @@ def test_train_writes_a_loadable_model_and_eval_flags_training_overlap(tmp_path:
     for tier in loaded.tiers.values():
         assert {"work_ngrams", "group_ngrams"} <= set(tier.heads)
     assert "work_blend" in loaded.tiers["fast"].heads  # fitted out of fold by `train`
+    assert set(loaded.tiers) == {"fast", "accurate", "ensemble"}
+    thresholds = loaded.manifest["thresholds"]
+    assert thresholds["deepen_share"] == 0.05 and 0 < loaded.deepen_below <= 1  # DEFAULT_DEEPEN_SHARE
     result = evaluate(small_rows[:60], model=loaded, mode="fast")
     assert result["overlap_with_training"] == 60
     assert result["n"] == 60 and result["tier_shares"] == {"fast": 1.0}
@@ -145,6 +148,47 @@ def test_the_blend_head_decides_how_much_each_work_view_counts(tmp_path: Path, s
     ngram_head = tier.heads["work_ngrams"]
     assert np.allclose(work_p["dense"], 1.0, atol=1e-5)
     assert np.allclose(work_p["sparse"], ngram_head.proba_sparse(tier.ngrams(texts))[:, 1], atol=1e-4)
+
+
+def test_deepen_threshold_sends_on_the_share_asked_for_among_the_escalated():
+    import numpy as np
+
+    from worksignal.classify.train import deepen_threshold
+
+    rng = np.random.default_rng(1)
+    fast_p, accurate_p = rng.uniform(0, 1, 5000), rng.uniform(0, 1, 5000)
+    escalate_below = float(np.quantile(np.abs(fast_p - 0.5) * 2, 0.2))
+    below = deepen_threshold(fast_p, accurate_p, escalate_below, 0.05)
+    deepened = (np.abs(fast_p - 0.5) * 2 < escalate_below) & (np.abs(accurate_p - 0.5) * 2 < below)
+    assert deepened.mean() == pytest.approx(0.05, abs=0.005)
+    assert deepen_threshold(fast_p, accurate_p, escalate_below, 0.0) == 0.0
+    assert deepen_threshold(fast_p, accurate_p, 0.0, 0.05) == 0.0  # nothing escalated, nothing to deepen
+
+
+def test_the_ensemble_blend_reads_the_e5_view_third(tmp_path: Path, small_rows):
+    """In the ensemble tier the blend's third weight is the e5 work head's: with all weight
+    there, the work label is that head's probability."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from worksignal.classify.heads import LinearHead
+
+    train(small_rows, tmp_path / "m", sources=["test"], encoders=Encoders(memo=True))
+    tier = ClassifierModel.load(tmp_path / "m").tiers["ensemble"]
+    texts = ["fix the flaky integration test", "what should I cook tonight", "hi"]
+    encoders = Encoders()
+    features = encoders.features("ensemble", texts, [""] * len(texts))
+    e5_width = encoders.e5.dim
+    weights = np.zeros((features.shape[1], 1))
+    weights[-e5_width:, 0] = encoders.e5(texts)[0]  # leans to the first text
+    e5_head = LinearHead(["0", "1"], weights, np.array([0.0]), (5.0, 0.0))
+    tier = replace(tier, work_shift=0.0, heads={**tier.heads, "work_e5": e5_head,
+                                                 "work_blend": LinearHead(["0", "1"], np.array([[0.0], [0.0], [1.0]]),
+                                                                          np.array([0.0]))})
+    expected = e5_head.proba(features)[:, 1]
+    np.testing.assert_allclose(tier.predict(features, texts).work_probability, expected, atol=1e-5)
+    assert expected[0] > expected[1]
 
 
 def test_fit_blend_trusts_the_view_that_knows():
@@ -265,3 +309,12 @@ def test_train_command_builds_a_model_for_the_work_prior_it_is_given(tmp_path: P
     share = sum(int(r["work"]) for r in small_rows[:120]) / 120
     assert thresholds["work_prior"] == 0.3 and thresholds["calibration_work_share"] == pytest.approx(share, abs=1e-4)
     assert ClassifierModel.load(tmp_path / "m").work_prior == 0.3  # served as built, unless the setting says
+
+
+def test_train_command_refuses_a_deepen_share_above_the_escalate_share(tmp_path: Path, small_rows):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"text": r["text"], "work": r["work"]}) + "\n" for r in small_rows[:60]))
+    result = subprocess.run([sys.executable, "-m", "worksignal", "train", str(labels), "--out", str(tmp_path / "m"),
+                             "--escalate-share", "0.2", "--deepen-share", "0.3"], capture_output=True, text=True)
+    assert result.returncode != 0 and "--deepen-share" in result.stderr
+    assert not (tmp_path / "m").exists()

@@ -1,4 +1,6 @@
-"""The cascade: the fast tier labels everything, the accurate tier what the fast one is unsure of.
+"""The cascade: the fast tier labels everything, the accurate tier what the fast one is unsure
+of, and the ensemble tier (the accurate one's views plus multilingual-e5) what the accurate
+tier is still unsure of.
 
 As a pipeline stage it takes an Arrow batch with `user_text` (first user turn) and
 `context_text` (later user turns) and returns it with label columns; conversations
@@ -17,7 +19,7 @@ from worksignal.classify.model import ClassifierModel, Prediction
 from worksignal.classify.taxonomy import TOPIC_GROUPS
 from worksignal.errors import UsageError
 
-MODES = ("fast", "accurate", "cascade", "llm")
+MODES = ("fast", "accurate", "ensemble", "cascade", "llm")
 #: The LLM tier answers a label, not a probability: its work label is stored at this confidence.
 LLM_CONFIDENCE = 0.9
 DEFAULT_LLM_BELOW = 0.3
@@ -41,10 +43,11 @@ class Labels:
 
 
 class Cascade:
-    """Label texts with the fast tier, the accurate tier, or both in a cascade."""
+    """Label texts with one tier, or with the tiers in a cascade."""
 
     def __init__(self, model: ClassifierModel | None = None, mode: str = "cascade",
-                 escalate_below: float | None = None, llm: LLMClassifier | None = None,
+                 escalate_below: float | None = None, deepen_below: float | None = None,
+                 llm: LLMClassifier | None = None,
                  llm_below: float = DEFAULT_LLM_BELOW, repeats_once: bool = True) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
@@ -52,7 +55,10 @@ class Cascade:
             raise UsageError("the llm tier needs --llm-url and --llm-model.")
         self.model = model or ClassifierModel.load()
         self.mode = mode
+        if mode == "ensemble" and "ensemble" not in self.model.tiers:
+            raise UsageError("this model has no ensemble tier; retrain it with `worksignal train`.")
         self.escalate_below = self.model.escalate_below if escalate_below is None else escalate_below
+        self.deepen_below = self.model.deepen_below if deepen_below is None else deepen_below
         self.llm = llm
         self.llm_below = llm_below
         self.repeats_once = repeats_once  # padding ("hi", "test") repeats: label each distinct conversation once
@@ -68,8 +74,8 @@ class Cascade:
     def label(self, first: list[str], context: list[str] | None = None) -> Labels:
         """Labels for texts (first user turns) with their later turns as context.
 
-        cascade: fast on all, accurate on what fast is unsure of, then (with an llm) the llm
-        on what is still unsure. llm: fast on all, the llm on all, and the accurate tier
+        cascade: fast on all, accurate on what fast is unsure of, ensemble on what accurate is
+        still unsure of, then (with an llm) the llm on what is still unsure. llm: fast on all, the llm on all, and the accurate tier
         only where the llm gave no answer (budget spent, endpoint down, unparseable reply).
         """
         context = context if context is not None else [""] * len(first)
@@ -82,9 +88,9 @@ class Cascade:
         return self._label(first, context)
 
     def _label(self, first: list[str], context: list[str]) -> Labels:
-        if self.mode == "accurate":
-            p = self._tier("accurate", first, context)
-            return Labels(p.work_probability, p.topic, p.topic_group, p.intent, np.full(len(first), "accurate", dtype=object))
+        if self.mode in ("accurate", "ensemble"):
+            p = self._tier(self.mode, first, context)
+            return Labels(p.work_probability, p.topic, p.topic_group, p.intent, np.full(len(first), self.mode, dtype=object))
         fast_features = self.model.encoders.features("fast", first, context)
         p = self.model.tiers["fast"].predict(fast_features, first)
         labels = Labels(p.work_probability.copy(), p.topic.copy(), p.topic_group.copy(), p.intent.copy(),
@@ -101,16 +107,28 @@ class Cascade:
 
     def _escalate(self, labels: Labels, confidence: np.ndarray, unsure: np.ndarray, fast_features: np.ndarray,
                   first: list[str]) -> None:
-        """Relabel `unsure` with the accurate tier, reusing their static features."""
+        """Relabel `unsure` with the accurate tier, reusing their static features, and those
+        it is still unsure of with the ensemble tier (in the cascade)."""
         if not len(unsure):
             return
         unsure_first = [first[i] for i in unsure]
-        q = self.model.tiers["accurate"].predict(self.model.encoders.accurate_from(fast_features[unsure], unsure_first),
-                                                 unsure_first)
-        labels.work_probability[unsure] = q.work_probability
-        labels.topic[unsure], labels.topic_group[unsure], labels.intent[unsure] = q.topic, q.topic_group, q.intent
-        labels.tier[unsure] = "accurate"
-        confidence[unsure] = q.confidence
+        features = self.model.encoders.accurate_from(fast_features[unsure], unsure_first)
+        q = self.model.tiers["accurate"].predict(features, unsure_first)
+        self._relabel(labels, confidence, unsure, q, "accurate")
+        deeper = np.flatnonzero(q.confidence < self.deepen_below) if self.mode == "cascade" else np.zeros(0, np.int64)
+        if len(deeper):
+            deeper_first = [unsure_first[i] for i in deeper]
+            r = self.model.tiers["ensemble"].predict(self.model.encoders.ensemble_from(features[deeper], deeper_first),
+                                                     deeper_first)
+            self._relabel(labels, confidence, unsure[deeper], r, "ensemble")
+
+    @staticmethod
+    def _relabel(labels: Labels, confidence: np.ndarray, index: np.ndarray, p: Prediction, tier: str) -> None:
+        """Replace the labels at `index` with tier `tier`'s."""
+        labels.work_probability[index] = p.work_probability
+        labels.topic[index], labels.topic_group[index], labels.intent[index] = p.topic, p.topic_group, p.intent
+        labels.tier[index] = tier
+        confidence[index] = p.confidence
 
     def _ask_llm(self, labels: Labels, i: int, first: str, context: str) -> bool:
         """Label item i with the llm tier; False when it gave no answer (earlier label stands)."""

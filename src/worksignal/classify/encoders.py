@@ -71,31 +71,38 @@ class StaticEncoder:
 
 
 class OnnxEncoder:
-    """all-MiniLM-L6-v2 (or a fine-tuned copy) through ONNX Runtime (int8), mean-pooled.
+    """A transformer sentence encoder through ONNX Runtime (int8), mean-pooled.
 
-    The stock encoder's vectors are L2-normalised; a fine-tuned one ships `pooling.json`
-    with `{"normalise": false}`, since its trained heads read the raw mean.
+    The folder holds one `*.onnx` file, `tokenizer.json` and optionally `pooling.json`:
+    `normalise` (L2, default true; a fine-tuned encoder's heads read the raw mean),
+    `prefix` (prepended to every text, as E5 models expect `"query: "`) and `pad_id`.
+    The accurate tier runs all-MiniLM-L6-v2 fine-tuned on the shipped labels (`encoder/`);
+    the ensemble tier adds multilingual-e5-small, frozen (`e5/`).
     """
-
-    name = "minilm"
 
     def __init__(self, path: Path = MODELS / "encoder", max_tokens: int = 128, batch_size: int = 8,
                  threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        onnx_files = sorted(path.glob("*.onnx"))
+        if len(onnx_files) != 1:
+            raise FileNotFoundError(f"{path} should hold exactly one .onnx encoder, found {len(onnx_files)}")
+        pooling_path = path / "pooling.json"
+        pooling = json.loads(pooling_path.read_text()) if pooling_path.is_file() else {}
+        self.name = path.name
+        self.normalise = bool(pooling.get("normalise", True))
+        self.prefix = str(pooling.get("prefix", ""))
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_tokens)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer.enable_padding(pad_id=int(pooling.get("pad_id", 0)))
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path / "minilm-int8.onnx"), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(onnx_files[0]), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size
-        self.dim = 384
-        pooling = path / "pooling.json"
-        self.normalise = json.loads(pooling.read_text()).get("normalise", True) if pooling.is_file() else True
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -104,11 +111,11 @@ class OnnxEncoder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             index = order[start : start + self.batch_size]
-            encoded = self.tokenizer.encode_batch([texts[i][:4000] for i in index])
+            encoded = self.tokenizer.encode_batch([self.prefix + texts[i][:4000] for i in index])
             ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0]
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
             summed = (hidden * mask[:, :, None]).sum(axis=1)
             pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             if self.normalise:

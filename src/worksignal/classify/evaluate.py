@@ -22,7 +22,7 @@ from worksignal.classify.taxonomy import TOPIC_GROUPS
 from worksignal.classify.train import (
     DEFAULT_ESCALATE_SHARE,
     build_prior,
-    fit_fast_blend,
+    fit_thresholds,
     fit_tiers,
     text_hashes,
 )
@@ -88,7 +88,7 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
                 progress(f"fold {k + 1}/{cv}")
             training = [rows[i] for i in train_idx] + extra
             tiers = fit_tiers(training, encoders, seed=seed)
-            thresholds = fit_fast_blend(tiers, encoders, training, DEFAULT_ESCALATE_SHARE, seed=seed,
+            thresholds = fit_thresholds(tiers, encoders, training, DEFAULT_ESCALATE_SHARE, seed=seed,
                                         work_prior=work_prior)
             fold_model = ClassifierModel({"version": f"cv-fold-{k}", "thresholds": thresholds}, tiers, encoders=encoders)
             labels, spent = _predict(Cascade(fold_model, mode, llm=llm), [texts[i] for i in test_idx])

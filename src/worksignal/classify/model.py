@@ -1,7 +1,8 @@
 """The classifier model: tiers (encoders + heads), thresholds and a version, in one folder.
 
 A model folder holds `manifest.json`, one `<tier>.npz` of heads per tier and `ngrams.npz`
-(the n-gram view both tiers share); encoders are the shipped ones (encoders.py). The
+(the n-gram view the tiers share); encoders are the shipped ones (encoders.py). The
+ensemble tier is optional (a model folder written before it existed has none). The
 package ships a trained model in `models/`; `worksignal train --out DIR` writes another
 that `--model-dir DIR` (or WORKSIGNAL_MODEL_DIR) selects.
 """
@@ -23,8 +24,9 @@ from worksignal.classify.taxonomy import GROUPS, TOPIC_GROUPS
 from worksignal.config import setting
 from worksignal.errors import WorksignalError
 
-TIERS = ("fast", "accurate")
-HEADS = ("work", "topic", "group", "intent", "work_blend")  # per tier, in <tier>.npz
+TIERS = ("fast", "accurate", "ensemble")
+OPTIONAL_TIERS = ("ensemble",)
+HEADS = ("work", "topic", "group", "intent", "work_blend", "work_e5")  # per tier, in <tier>.npz
 NGRAM_HEADS = ("work_ngrams", "group_ngrams")  # shared by the tiers, in ngrams.npz with the idf
 CONTEXT_WEIGHT = 0.3  # later user turns count, but the first turn leads
 FIRST_TOPIC = {g: next(t for t, tg in TOPIC_GROUPS.items() if tg == g) for g in GROUPS}
@@ -57,7 +59,7 @@ class Encoders:
         self._static = static
 
     def _encode(self, name: str, texts: list[str]) -> np.ndarray:
-        encoder = self.static if name == "static" else self.minilm
+        encoder: StaticEncoder | OnnxEncoder = getattr(self, name)
         if self.memo is None:
             return encoder(texts)
         missing = list(dict.fromkeys(t for t in texts if (name, t) not in self.memo))
@@ -72,7 +74,11 @@ class Encoders:
 
     @cached_property
     def minilm(self) -> OnnxEncoder:
-        return OnnxEncoder()
+        return OnnxEncoder(MODELS / "encoder")
+
+    @cached_property
+    def e5(self) -> OnnxEncoder:
+        return OnnxEncoder(MODELS / "e5")
 
     def features(self, tier: str, first: list[str], context: list[str]) -> np.ndarray:
         """The feature matrix a tier's heads read: first turn plus down-weighted context."""
@@ -81,11 +87,18 @@ class Encoders:
         if has_context.any():
             idx = np.flatnonzero(has_context)
             fast[idx] += CONTEXT_WEIGHT * self._encode("static", [context[i] for i in idx])
-        return fast if tier == "fast" else self.accurate_from(fast, first)
+        if tier == "fast":
+            return fast
+        accurate = self.accurate_from(fast, first)
+        return accurate if tier == "accurate" else self.ensemble_from(accurate, first)
 
     def accurate_from(self, fast: np.ndarray, first: list[str]) -> np.ndarray:
         """The accurate tier's features, given the fast tier's for the same texts."""
         return np.hstack([fast, self._encode("minilm", first)])
+
+    def ensemble_from(self, accurate: np.ndarray, first: list[str]) -> np.ndarray:
+        """The ensemble tier's features, given the accurate tier's for the same texts."""
+        return np.hstack([accurate, self._encode("e5", first)])
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -117,8 +130,9 @@ class Tier:
     """Heads over a tier's dense features, and a second view over hashed character n-grams.
 
     The n-gram view has its own work and topic-group heads. Work: the two views' probabilities
-    are combined by a `work_blend` head fitted on out-of-fold probabilities of both (logistic
-    regression over their logits), or else averaged. Topic group: the two views' probabilities
+    (and, in the ensemble tier, a third from the `work_e5` head) are combined by a `work_blend`
+    head fitted on out-of-fold probabilities of each (logistic regression over their logits),
+    or else averaged. Topic group: the two views' probabilities
     are multiplied (their log-probabilities summed), a combination with nothing to fit.
     """
 
@@ -148,7 +162,11 @@ class Tier:
             if work_ngrams is not None:
                 q = work_ngrams.proba_sparse(x)[:, work_ngrams.classes.index("1")]
                 blend = self.heads.get("work_blend")
-                p = blend.proba(np.column_stack([logit(p), logit(q)]))[:, 1] if blend else (p + q) / 2
+                views = [logit(p), logit(q)]
+                if "work_e5" in self.heads:
+                    e5 = self.heads["work_e5"]
+                    views.append(logit(e5.proba(features)[:, e5.classes.index("1")]))
+                p = blend.proba(np.column_stack(views))[:, 1] if blend else np.mean([sigmoid(v) for v in views], axis=0)
             if group_ngrams is not None:
                 group_log_p = group_log_p + _in_groups(group_ngrams, group_ngrams.proba_sparse(x))
         if self.work_shift:
@@ -211,6 +229,12 @@ class ClassifierModel:
         """Fast-tier confidence under which a conversation goes to the accurate tier."""
         return float(self.manifest["thresholds"]["escalate_below"])
 
+    @property
+    def deepen_below(self) -> float:
+        """Accurate-tier confidence under which an escalated conversation goes on to the
+        ensemble tier (0: never, as in a model without one)."""
+        return float(self.manifest["thresholds"].get("deepen_below", 0.0)) if "ensemble" in self.tiers else 0.0
+
     @classmethod
     def load(cls, model_dir: Path | str | None = None, work_prior: float | None = None) -> ClassifierModel:
         """The model in `model_dir` (else the shipped one), served at the `work_prior` setting
@@ -231,6 +255,8 @@ class ClassifierModel:
         tiers, hashes = {}, np.zeros(0, dtype=np.uint64)
         for name in TIERS:
             path = folder / f"{name}.npz"
+            if not path.is_file() and name in OPTIONAL_TIERS:
+                continue
             if not path.is_file():
                 raise ModelError(f"model folder {folder} lacks {path.name}; retrain with `worksignal train`.")
             heads, arrays = load_heads(path, list(HEADS))

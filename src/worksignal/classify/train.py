@@ -34,6 +34,9 @@ from worksignal.errors import UsageError
 
 CORPUS = Path(__file__).parent / "corpus"
 DEFAULT_ESCALATE_SHARE = 0.2
+#: Share of all texts the ensemble tier sees: of those escalated, the ones the accurate tier
+#: is least sure of. It runs a second, larger encoder, so this share is what its cost buys.
+DEFAULT_DEEPEN_SHARE = 0.05
 #: The work share a model serves at unless told otherwise (the `work_prior` setting). The
 #: shipped labels are consumer chat, about a quarter work; an employer's assistant carries
 #: more. 0.4 is the largest prior that cost the dev labels' cross-validated cascade kappa
@@ -71,6 +74,16 @@ def corpus_rows(weight: float = CORPUS_WEIGHT) -> list[dict[str, Any]]:
 
 def _minilm() -> str:
     return "all-MiniLM-L6-v2 fine-tuned on the shipped labels" if encoder_fine_tuned() else "all-MiniLM-L6-v2"
+
+
+E5 = "multilingual-e5-small, frozen (ONNX int8, pruned vocabulary)"
+E5_C = 10.0  # the e5 work head's inverse regularisation (5-fold on the dev labels: better than 1)
+#: The corpus's weight in the e5 work head (the other heads count it at CORPUS_WEIGHT). At 0.5
+#: the head learns the corpus's enterprise framing and the ensemble gains little on the dev
+#: labels (cross-validated 0.713 against the accurate tier's 0.697); at 0 it loses the
+#: employee-style bank (0.836 against 0.850); 0.1 keeps most of both (0.727 and 0.853, and
+#: 0.81 against 0.71 on the bank's other languages). Chosen seeing both (README, Classifier).
+E5_CORPUS_WEIGHT = 0.1
 
 
 def _static() -> str:
@@ -144,13 +157,33 @@ def ngram_out_of_fold(rows: list[dict[str, Any]], extra: list[dict[str, Any]], f
     return out
 
 
-def fit_blend(dense: np.ndarray, sparse: np.ndarray, work: np.ndarray) -> LinearHead:
-    """The `work_blend` head: how much to trust each view, from probabilities on unseen text."""
+def fit_blend(dense: np.ndarray, sparse: np.ndarray, work: np.ndarray, e5: np.ndarray | None = None) -> LinearHead:
+    """The `work_blend` head: how much to trust each view, from probabilities on unseen text
+    (in Tier.predict's order: dense, n-gram, then e5 where the tier has it)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.column_stack([logit(dense), logit(sparse)])
+    x = np.column_stack([logit(dense), logit(sparse)] + ([] if e5 is None else [logit(e5)]))
     model = LogisticRegression(C=1e6, max_iter=1000).fit(x, np.asarray(work).astype(int))
     return LinearHead(["0", "1"], model.coef_.T.copy(), model.intercept_.copy())
+
+
+def e5_out_of_fold(x: np.ndarray, work: np.ndarray, x_extra: np.ndarray, work_extra: np.ndarray,
+                   weight_extra: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """The e5 work head's probabilities on labelled texts it did not train on (the extra
+    rows, the corpus, in every fold)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    out = np.zeros(len(work))
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, work):
+        head = fit_e5_head(np.vstack([x[train_idx], x_extra]), np.concatenate([work[train_idx], work_extra]),
+                           np.concatenate([np.ones(len(train_idx)), weight_extra]))
+        out[test_idx] = head.proba(x[test_idx])[:, 1]
+    return out
+
+
+def fit_e5_head(x: np.ndarray, work: np.ndarray, weights: np.ndarray) -> LinearHead:
+    """Logistic regression on frozen e5 vectors, uncalibrated: the ensemble's blend calibrates it."""
+    return fit_head(x, [str(int(w)) for w in work], c=E5_C, calibrate=False, weights=weights)
 
 
 def fit_tiers(rows: list[dict[str, Any]], encoders: Encoders, *, seed: int = 0, names: tuple[str, ...] = TIERS,
@@ -179,23 +212,23 @@ def fit_tiers(rows: list[dict[str, Any]], encoders: Encoders, *, seed: int = 0, 
     return tiers
 
 
-def fast_out_of_fold(model_tiers: dict[str, Tier], encoders: Encoders, rows: list[dict[str, Any]],
-                     seed: int = 0) -> np.ndarray:
-    """The fast tier's dense work probabilities on texts its head did not train on.
+def dense_out_of_fold(tier: str, model_tiers: dict[str, Tier], encoders: Encoders, rows: list[dict[str, Any]],
+                      seed: int = 0) -> np.ndarray:
+    """A tier's dense work probabilities on texts its head did not train on.
 
-    The blend and the escalation threshold are set on these: on its own training texts the
-    fast tier is surer than on new ones, and a threshold set there would escalate too little.
+    The blend and the escalation thresholds are set on these: on its own training texts a
+    tier is surer than on new ones, and a threshold set there would escalate too little.
     """
     from sklearn.model_selection import StratifiedKFold
 
     texts = [r["text"] for r in rows]
-    x = encoders.features("fast", texts, [""] * len(texts))
+    x = encoders.features(tier, texts, [""] * len(texts))
     work = np.array([str(int(r["work"])) for r in rows])
     weights = np.array([float(r.get("weight", 1.0)) for r in rows])
     p = np.zeros(len(rows))
     for train_idx, test_idx in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, work):
         fold = fit_head(x[train_idx], work[train_idx], calibrate=False, seed=seed, weights=weights[train_idx])
-        fold.platt = model_tiers["fast"].heads["work"].platt  # the shipped head's calibration
+        fold.platt = model_tiers[tier].heads["work"].platt  # the shipped head's calibration
         p[test_idx] = fold.proba(x[test_idx])[:, fold.classes.index("1")]
     return p
 
@@ -215,19 +248,42 @@ def fast_blend(dense_p: np.ndarray, ngram_p: np.ndarray, work: np.ndarray, escal
                    "calibration_work_share": round(share, 4), "work_prior": work_prior}
 
 
-def fit_fast_blend(model_tiers: dict[str, Tier], encoders: Encoders, rows: list[dict[str, Any]],
-                   escalate_share: float, seed: int = 0, work_prior: float | None = None) -> dict[str, float | None]:
-    """Give the fast tier its work blend; returns the model's thresholds."""
+def deepen_threshold(fast_p: np.ndarray, accurate_p: np.ndarray, escalate_below: float,
+                     deepen_share: float) -> float:
+    """Accurate-tier confidence under which an escalated text goes on to the ensemble tier, so
+    that `deepen_share` of all texts do (from out-of-fold probabilities, as served)."""
+    escalated = np.abs(fast_p - 0.5) * 2 < escalate_below
+    if deepen_share <= 0 or not escalated.any():
+        return 0.0
+    confidence = np.abs(accurate_p[escalated] - 0.5) * 2
+    return float(np.quantile(confidence, min(deepen_share / escalated.mean(), 1.0)))
+
+
+def fit_thresholds(model_tiers: dict[str, Tier], encoders: Encoders, rows: list[dict[str, Any]],
+                   escalate_share: float, seed: int = 0, work_prior: float | None = None,
+                   deepen_share: float = DEFAULT_DEEPEN_SHARE) -> dict[str, float | None]:
+    """Give the fast tier its work blend; returns the model's thresholds (escalation, and
+    deepening where the model has an ensemble tier), set on out-of-fold probabilities."""
     y = np.array([int(r["work"]) for r in rows])
     ngram_p = ngram_out_of_fold(rows, [], seed=seed, group=False)["work"]
-    blend, thresholds = fast_blend(fast_out_of_fold(model_tiers, encoders, rows, seed), ngram_p, y, escalate_share,
-                                   work_prior)
+    fast_dense = dense_out_of_fold("fast", model_tiers, encoders, rows, seed)
+    blend, thresholds = fast_blend(fast_dense, ngram_p, y, escalate_share, work_prior)
     model_tiers["fast"].heads["work_blend"] = blend
+    if "ensemble" in model_tiers:
+        shift = prior_shift(float(np.mean(y)), work_prior)
+        fast_p = sigmoid(logit(blend.proba(np.column_stack([logit(fast_dense), logit(ngram_p)]))[:, 1]) + shift)
+        # this accurate tier has no blend: it averages its dense and n-gram views (Tier.predict)
+        accurate_p = sigmoid(logit((dense_out_of_fold("accurate", model_tiers, encoders, rows, seed) + ngram_p) / 2)
+                             + shift)
+        thresholds["deepen_below"] = round(deepen_threshold(fast_p, accurate_p, float(thresholds["escalate_below"] or 0),
+                                                            deepen_share), 6)
+        thresholds["deepen_share"] = deepen_share
     return thresholds
 
 
 def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], seed: int = 0,
-          escalate_share: float = DEFAULT_ESCALATE_SHARE, encoders: Encoders | None = None,
+          escalate_share: float = DEFAULT_ESCALATE_SHARE, deepen_share: float = DEFAULT_DEEPEN_SHARE,
+          encoders: Encoders | None = None,
           work_prior: float | None = None, progress: Callable[[str], None] | None = None) -> ClassifierModel:
     """Fit every tier on `rows` and write the model folder `out`, built to serve at `work_prior`
     (else the setting, else DEFAULT_WORK_PRIOR): the escalation threshold is set there."""
@@ -239,8 +295,9 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
     encoders = encoders or Encoders()
     tiers = fit_tiers(rows, encoders, seed=seed, progress=progress)
     if progress:
-        progress("fitting the fast tier's blend and escalation threshold on out-of-fold scores")
-    thresholds = fit_fast_blend(tiers, encoders, rows, escalate_share, seed=seed, work_prior=work_prior)
+        progress("fitting the fast tier's blend and the escalation thresholds on out-of-fold scores")
+    thresholds = fit_thresholds(tiers, encoders, rows, escalate_share, seed=seed, work_prior=work_prior,
+                                deepen_share=deepen_share)
     texts = [r["text"] for r in rows]
     hashes = text_hashes(texts)
     fast = tiers["fast"]
@@ -257,7 +314,8 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
         "work_share": round(float(np.mean([int(r["work"]) for r in rows])), 4),
         "sources": sources,
         "tiers": {"fast": {"encoder": f"{_static()}; work and topic group also from hashed character n-grams"},
-                  "accurate": {"encoder": f"{_static()} + {_minilm()} (ONNX int8); work and topic group also from hashed character n-grams"}},
+                  "accurate": {"encoder": f"{_static()} + {_minilm()} (ONNX int8); work and topic group also from hashed character n-grams"},
+                  "ensemble": {"encoder": f"the accurate tier's + {E5}"}},
         "thresholds": thresholds,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
