@@ -75,8 +75,9 @@ class Cascade:
         """Labels for texts (first user turns) with their later turns as context.
 
         cascade: fast on all, accurate on what fast is unsure of, ensemble on what accurate is
-        still unsure of, then (with an llm) the llm on what is still unsure. llm: fast on all, the llm on all, and the accurate tier
-        only where the llm gave no answer (budget spent, endpoint down, unparseable reply).
+        still unsure of, then (with an llm) the llm on what is still unsure. llm: fast on all,
+        the llm on all, and the accurate tier only where the llm gave no answer (budget spent,
+        endpoint down, unparseable reply).
         """
         context = context if context is not None else [""] * len(first)
         if self.repeats_once:

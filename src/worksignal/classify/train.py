@@ -78,9 +78,9 @@ def _minilm() -> str:
 
 E5 = "multilingual-e5-small, frozen (ONNX int8, pruned vocabulary)"
 E5_C = 10.0  # the e5 work head's inverse regularisation (5-fold on the dev labels: better than 1)
-#: The corpus's weight in the e5 work head (the other heads count it at CORPUS_WEIGHT). At 0.5
-#: the head learns the corpus's enterprise framing and the ensemble gains little on the dev
-#: labels (cross-validated 0.713 against the accurate tier's 0.697); at 0 it loses the
+#: The corpus's weight in the e5 work head (the other heads count it at CORPUS_WEIGHT). In a
+#: scratch comparison on the dev folds, at 0.5 the head learns the corpus's enterprise framing
+#: and the ensemble gains little on dev (0.713 against the accurate tier's 0.697); at 0 it loses the
 #: employee-style bank (0.836 against 0.850); 0.1 keeps most of both (0.727 and 0.853, and
 #: 0.81 against 0.71 on the bank's other languages). Chosen seeing both (README, Classifier).
 E5_CORPUS_WEIGHT = 0.1
