@@ -31,9 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-from worksignal.classify.encoders import MODELS, OnnxEncoder
 from worksignal.classify.heads import LinearHead, fit_platt, load_heads, save_heads
-from worksignal.classify.model import HEADS, NGRAM_HEADS, TIERS, logit, prior_shift, sigmoid
+from worksignal.classify.model import (
+    HEADS,
+    NGRAM_HEADS,
+    TIERS,
+    Encoders,
+    logit,
+    prior_shift,
+    sigmoid,
+)
 from worksignal.classify.train import (
     DEFAULT_DEEPEN_SHARE,
     DEFAULT_WORK_PRIOR,
@@ -102,14 +109,12 @@ def padded(head: LinearHead, width: int, at_end: bool = True) -> LinearHead:
     return LinearHead(head.classes, weights, head.bias, head.platt)
 
 
-def build_ensemble(model_dir: Path, first: list[dict], work: np.ndarray, dense_p: np.ndarray, ngram_p: np.ndarray,
-                   fast_p: np.ndarray, work_prior: float, deepen_share: float) -> float:
+def build_ensemble(model_dir: Path, encoders: Encoders, first: list[dict], work: np.ndarray, dense_p: np.ndarray,
+                   ngram_p: np.ndarray, fast_p: np.ndarray, work_prior: float, deepen_share: float) -> float:
     """The ensemble tier from the accurate tier's heads plus an e5 work head, with the blend of
     the three work views fitted on out-of-fold probabilities; returns the deepening threshold."""
     corpus = corpus_rows(E5_CORPUS_WEIGHT)
-    encoder = OnnxEncoder(MODELS / "e5")
-    print(f"encoding {len(first) + len(corpus):,} texts with e5", flush=True)
-    x, x_corpus = encoder([r["text"] for r in first]), encoder([r["text"] for r in corpus])
+    x, x_corpus = encoders.encode("e5", [r["text"] for r in first]), encoders.encode("e5", [r["text"] for r in corpus])
     work_corpus = np.array([int(r["work"]) for r in corpus])
     weight_corpus = np.array([float(r.get("weight", 1.0)) for r in corpus])
     e5_p = e5_out_of_fold(x, work, x_corpus, work_corpus, weight_corpus)
@@ -117,7 +122,7 @@ def build_ensemble(model_dir: Path, first: list[dict], work: np.ndarray, dense_p
     e5_head = fit_e5_head(np.vstack([x, x_corpus]), np.concatenate([work, work_corpus]),
                           np.concatenate([np.ones(len(work)), weight_corpus]))
     accurate, arrays = load_heads(model_dir / "accurate.npz", list(HEADS))
-    width = accurate["topic"].weights.shape[0] + encoder.dim
+    width = accurate["topic"].weights.shape[0] + x.shape[1]
     heads = {name: padded(head, width, at_end=False) for name, head in accurate.items() if name != "work_blend"}
     heads["work_e5"], heads["work_blend"] = padded(e5_head, width), blend
     resave_tier(model_dir / "ensemble.npz", heads, arrays)
@@ -181,7 +186,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src/worksignal/classify/models")
     args = parser.parse_args()
     rows = read_labelled(args.labels) + corpus_rows()
-    train(rows, args.out, sources=[p.name for p in args.labels] + ["worksignal corpus"], work_prior=args.work_prior,
+    model = train(rows, args.out, sources=[p.name for p in args.labels] + ["worksignal corpus"], work_prior=args.work_prior,
           progress=print)
     first = read_labelled(args.labels[:1])
     work = np.array([int(r["work"]) for r in first])
@@ -201,7 +206,8 @@ def main() -> None:
             blend = fit_blend(dense, ngram_p, work)
         adopt_encoder_heads(args.out, args.encoder_heads, platt, blend)
         if args.fast_oof and args.calibrate_with:
-            below = build_ensemble(args.out, first, work, dense, ngram_p, fast_p, args.work_prior, args.deepen_share)
+            below = build_ensemble(args.out, model.encoders, first, work, dense, ngram_p, fast_p, args.work_prior,
+                                   args.deepen_share)
             print(f"passing on to the ensemble tier below accurate-tier confidence {below:.4f}")
     print(f"wrote model {restamp(args.out)} ({len(rows):,} rows) to {args.out}")
 

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from worksignal.classify.cascade import Cascade
 from worksignal.classify.model import ClassifierModel, ModelError, logit, prior_shift, sigmoid
 from worksignal.classify.taxonomy import INTENTS, TOPIC_GROUPS
+from worksignal.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_a_model_without_an_ensemble_tier_still_loads_and_never_deepens(model, t
     older = ClassifierModel.load(tmp_path / "m")
     assert "ensemble" not in older.tiers and older.deepen_below == 0.0
     assert set(Cascade(older, escalate_below=1.01).label(TEXTS).tier) == {"accurate"}
-    with pytest.raises(Exception, match="no ensemble tier"):
+    with pytest.raises(UsageError, match="no ensemble tier"):
         Cascade(older, mode="ensemble")
 
 

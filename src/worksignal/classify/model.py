@@ -58,7 +58,8 @@ class Encoders:
         self.memo: dict[tuple[str, str], np.ndarray] | None = {} if memo else None
         self._static = static
 
-    def _encode(self, name: str, texts: list[str]) -> np.ndarray:
+    def encode(self, name: str, texts: list[str]) -> np.ndarray:
+        """Vectors from one encoder (static, minilm or e5), each text once when memoised."""
         encoder: StaticEncoder | OnnxEncoder = getattr(self, name)
         if self.memo is None:
             return encoder(texts)
@@ -82,11 +83,11 @@ class Encoders:
 
     def features(self, tier: str, first: list[str], context: list[str]) -> np.ndarray:
         """The feature matrix a tier's heads read: first turn plus down-weighted context."""
-        fast = self._encode("static", first).copy()
+        fast = self.encode("static", first).copy()
         has_context = np.array([bool(c.strip()) for c in context], dtype=bool)
         if has_context.any():
             idx = np.flatnonzero(has_context)
-            fast[idx] += CONTEXT_WEIGHT * self._encode("static", [context[i] for i in idx])
+            fast[idx] += CONTEXT_WEIGHT * self.encode("static", [context[i] for i in idx])
         if tier == "fast":
             return fast
         accurate = self.accurate_from(fast, first)
@@ -94,11 +95,11 @@ class Encoders:
 
     def accurate_from(self, fast: np.ndarray, first: list[str]) -> np.ndarray:
         """The accurate tier's features, given the fast tier's for the same texts."""
-        return np.hstack([fast, self._encode("minilm", first)])
+        return np.hstack([fast, self.encode("minilm", first)])
 
     def ensemble_from(self, accurate: np.ndarray, first: list[str]) -> np.ndarray:
         """The ensemble tier's features, given the accurate tier's for the same texts."""
-        return np.hstack([accurate, self._encode("e5", first)])
+        return np.hstack([accurate, self.encode("e5", first)])
 
 
 def logit(p: np.ndarray) -> np.ndarray:

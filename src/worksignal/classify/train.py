@@ -292,7 +292,7 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
     work_prior = build_prior(work_prior)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    encoders = encoders or Encoders()
+    encoders = encoders or Encoders(memo=True)  # each tier, and each out-of-fold pass, reuses the vectors
     tiers = fit_tiers(rows, encoders, seed=seed, progress=progress)
     if progress:
         progress("fitting the fast tier's blend and the escalation thresholds on out-of-fold scores")
