@@ -85,7 +85,7 @@ def calibrate_fast(model_dir: Path, oof_path: Path, work: np.ndarray, ngram_p: n
     a, b = fit_platt(score, work == 1)
     manifest_path = model_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    blend, thresholds = fast_blend(sigmoid(a * score + b), ngram_p, work, manifest["thresholds"]["escalate_share"],
+    blend, thresholds, fast_p = fast_blend(sigmoid(a * score + b), ngram_p, work, manifest["thresholds"]["escalate_share"],
                                    work_prior)
     path = model_dir / "fast.npz"
     heads, arrays = load_heads(path, list(HEADS))
@@ -94,9 +94,7 @@ def calibrate_fast(model_dir: Path, oof_path: Path, work: np.ndarray, ngram_p: n
     resave_tier(path, heads, arrays)
     manifest["thresholds"] = thresholds
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    views = np.column_stack([logit(sigmoid(a * score + b)), logit(ngram_p)])
-    shift = prior_shift(float(np.mean(work)), work_prior)
-    return thresholds, sigmoid(logit(blend.proba(views)[:, 1]) + shift)
+    return thresholds, fast_p
 
 
 def padded(head: LinearHead, width: int, at_end: bool = True) -> LinearHead:

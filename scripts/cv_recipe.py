@@ -112,13 +112,11 @@ def main() -> None:
                                                                logit(e5_p[test_idx])]))[:, 1]
         a, b = fit_platt(fast_score[train_idx], y[train_idx] == 1)
         static_p[test_idx] = sigmoid(a * fast_score[test_idx] + b)
-        blend, thresholds = fast_blend(sigmoid(a * fast_score[train_idx] + b), ngram_p[train_idx], y[train_idx],
+        blend, thresholds, fast_train = fast_blend(sigmoid(a * fast_score[train_idx] + b), ngram_p[train_idx], y[train_idx],
                                        args.escalate_share, args.work_prior)
         fast_raw[test_idx] = blend.proba(np.column_stack([logit(static_p[test_idx]), logit(ngram_p[test_idx])]))[:, 1]
         fast_p[test_idx] = sigmoid(logit(fast_raw[test_idx]) + shift[test_idx])
         escalate[test_idx] = np.abs(fast_p[test_idx] - 0.5) * 2 < thresholds["escalate_below"]
-        fast_train = sigmoid(logit(blend.proba(np.column_stack([logit(sigmoid(a * fast_score[train_idx] + b)),
-                                                                logit(ngram_p[train_idx])]))[:, 1]) + shift[test_idx][0])
         below = deepen_threshold(fast_train, accurate_train, thresholds["escalate_below"], args.deepen_share)
         accurate_test = sigmoid(logit(accurate_raw[test_idx]) + shift[test_idx])
         deepen[test_idx] = escalate[test_idx] & (np.abs(accurate_test - 0.5) * 2 < below)

@@ -234,18 +234,19 @@ def dense_out_of_fold(tier: str, model_tiers: dict[str, Tier], encoders: Encoder
 
 
 def fast_blend(dense_p: np.ndarray, ngram_p: np.ndarray, work: np.ndarray, escalate_share: float,
-               work_prior: float | None = None) -> tuple[LinearHead, dict[str, float | None]]:
+               work_prior: float | None = None) -> tuple[LinearHead, dict[str, float | None], np.ndarray]:
     """The fast tier's blend of its two work views and the confidence under which the
     `escalate_share` of texts it is least sure of go to the accurate tier, both from
     out-of-fold probabilities of the two views. The threshold is set on probabilities moved
-    to `work_prior`, as the model will serve them; the calibration share is recorded for that."""
+    to `work_prior`, as the model will serve them (returned too, for the deepening threshold);
+    the calibration share is recorded for that."""
     blend = fit_blend(dense_p, ngram_p, work)
     share = float(np.mean(work))
     p = sigmoid(logit(blend.proba(np.column_stack([logit(dense_p), logit(ngram_p)]))[:, 1])
                 + prior_shift(share, work_prior))
     escalate_below = float(np.quantile(np.abs(p - 0.5) * 2, min(escalate_share, 1.0))) if escalate_share > 0 else 0.0
     return blend, {"escalate_below": round(escalate_below, 6), "escalate_share": escalate_share,
-                   "calibration_work_share": round(share, 4), "work_prior": work_prior}
+                   "calibration_work_share": round(share, 4), "work_prior": work_prior}, p
 
 
 def deepen_threshold(fast_p: np.ndarray, accurate_p: np.ndarray, escalate_below: float,
@@ -267,11 +268,10 @@ def fit_thresholds(model_tiers: dict[str, Tier], encoders: Encoders, rows: list[
     y = np.array([int(r["work"]) for r in rows])
     ngram_p = ngram_out_of_fold(rows, [], seed=seed, group=False)["work"]
     fast_dense = dense_out_of_fold("fast", model_tiers, encoders, rows, seed)
-    blend, thresholds = fast_blend(fast_dense, ngram_p, y, escalate_share, work_prior)
+    blend, thresholds, fast_p = fast_blend(fast_dense, ngram_p, y, escalate_share, work_prior)
     model_tiers["fast"].heads["work_blend"] = blend
     if "ensemble" in model_tiers:
         shift = prior_shift(float(np.mean(y)), work_prior)
-        fast_p = sigmoid(logit(blend.proba(np.column_stack([logit(fast_dense), logit(ngram_p)]))[:, 1]) + shift)
         # this accurate tier has no blend: it averages its dense and n-gram views (Tier.predict)
         accurate_p = sigmoid(logit((dense_out_of_fold("accurate", model_tiers, encoders, rows, seed) + ngram_p) / 2)
                              + shift)
