@@ -44,10 +44,10 @@ from worksignal.classify.model import (
 from worksignal.classify.train import (
     DEFAULT_DEEPEN_SHARE,
     DEFAULT_WORK_PRIOR,
-    E5,
     E5_CORPUS_WEIGHT,
     corpus_rows,
     deepen_threshold,
+    e5_description,
     e5_out_of_fold,
     fast_blend,
     fit_blend,
@@ -108,19 +108,36 @@ def padded(head: LinearHead, width: int, at_end: bool = True) -> LinearHead:
 
 
 def build_ensemble(model_dir: Path, encoders: Encoders, first: list[dict], work: np.ndarray, dense_p: np.ndarray,
-                   ngram_p: np.ndarray, fast_p: np.ndarray, work_prior: float, deepen_share: float) -> float:
+                   ngram_p: np.ndarray, fast_p: np.ndarray, work_prior: float, deepen_share: float,
+                   e5_heads: Path | None = None, e5_oof: Path | None = None) -> float:
     """The ensemble tier from the accurate tier's heads plus an e5 work head, with the blend of
-    the three work views fitted on out-of-fold probabilities; returns the deepening threshold."""
-    corpus = corpus_rows(E5_CORPUS_WEIGHT)
-    x, x_corpus = encoders.encode("e5", [r["text"] for r in first]), encoders.encode("e5", [r["text"] for r in corpus])
-    work_corpus = np.array([int(r["work"]) for r in corpus])
-    weight_corpus = np.array([float(r.get("weight", 1.0)) for r in corpus])
-    e5_p = e5_out_of_fold(x, work, x_corpus, work_corpus, weight_corpus)
+    the three work views fitted on out-of-fold probabilities; returns the deepening threshold.
+
+    With `e5_heads` (finetune_encoder.py --base e5 --save) the e5 encoder was fine-tuned and
+    its own work head is taken, Platt-scaled on `e5_oof` (its --cv K --oof over the same
+    labels); otherwise a head is fitted over the frozen e5 vectors."""
+    if e5_heads is not None:
+        if e5_oof is None:
+            raise SystemExit("--e5-heads needs --e5-calibrate-with (finetune_encoder.py --base e5 --cv K --oof F)")
+        e5_head = load_heads(e5_heads, ["work"])[0]["work"]
+        e5_head.platt = platt_from_oof(e5_oof, work)
+        e5_p = sigmoid(e5_head.platt[0] * logit(np.load(e5_oof)["work"]) + e5_head.platt[1])
+        width_e5 = e5_head.weights.shape[0]
+        described = "a work head fine-tuned with e5"
+    else:
+        corpus = corpus_rows(E5_CORPUS_WEIGHT)
+        x = encoders.encode("e5", [r["text"] for r in first])
+        x_corpus = encoders.encode("e5", [r["text"] for r in corpus])
+        work_corpus = np.array([int(r["work"]) for r in corpus])
+        weight_corpus = np.array([float(r.get("weight", 1.0)) for r in corpus])
+        e5_p = e5_out_of_fold(x, work, x_corpus, work_corpus, weight_corpus)
+        e5_head = fit_e5_head(np.vstack([x, x_corpus]), np.concatenate([work, work_corpus]),
+                              np.concatenate([np.ones(len(work)), weight_corpus]))
+        width_e5 = x.shape[1]
+        described = "a work head over e5 (labels and corpus)"
     blend = fit_blend(dense_p, ngram_p, work, e5_p)
-    e5_head = fit_e5_head(np.vstack([x, x_corpus]), np.concatenate([work, work_corpus]),
-                          np.concatenate([np.ones(len(work)), weight_corpus]))
     accurate, arrays = load_heads(model_dir / "accurate.npz", list(HEADS))
-    width = accurate["topic"].weights.shape[0] + x.shape[1]
+    width = accurate["topic"].weights.shape[0] + width_e5
     heads = {name: padded(head, width, at_end=False) for name, head in accurate.items() if name != "work_blend"}
     heads["work_e5"], heads["work_blend"] = padded(e5_head, width), blend
     resave_tier(model_dir / "ensemble.npz", heads, arrays)
@@ -131,8 +148,8 @@ def build_ensemble(model_dir: Path, encoders: Encoders, first: list[dict], work:
     below = deepen_threshold(fast_p, sigmoid(logit(accurate_blend) + shift), manifest["thresholds"]["escalate_below"],
                              deepen_share)
     manifest["thresholds"] |= {"deepen_below": round(below, 6), "deepen_share": deepen_share}
-    manifest["tiers"]["ensemble"] = {"encoder": f"the accurate tier's + {E5}",
-                                     "heads": "the accurate tier's, plus a work head over e5 (labels and corpus) "
+    manifest["tiers"]["ensemble"] = {"encoder": f"the accurate tier's + {e5_description()}",
+                                     "heads": f"the accurate tier's, plus {described} "
                                               "blended with the accurate tier's two work views"}
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return below
@@ -177,6 +194,9 @@ def main() -> None:
     parser.add_argument("--encoder-heads", type=Path, help="heads.npz written by finetune_encoder.py --save")
     parser.add_argument("--calibrate-with", type=Path, help="out-of-fold npz from finetune_encoder.py --cv over the first --labels")
     parser.add_argument("--fast-oof", type=Path, help="out-of-fold npz from tune_static.py --cv over the first --labels")
+    parser.add_argument("--e5-heads", type=Path, help="heads.npz written by finetune_encoder.py --base e5 --save")
+    parser.add_argument("--e5-calibrate-with", type=Path,
+                        help="out-of-fold npz from finetune_encoder.py --base e5 --cv over the first --labels")
     parser.add_argument("--work-prior", type=float, default=DEFAULT_WORK_PRIOR,
                         help="work share the model serves at unless the work_prior setting says otherwise")
     parser.add_argument("--deepen-share", type=float, default=DEFAULT_DEEPEN_SHARE,
@@ -205,7 +225,7 @@ def main() -> None:
         adopt_encoder_heads(args.out, args.encoder_heads, platt, blend)
         if args.fast_oof and args.calibrate_with:
             below = build_ensemble(args.out, model.encoders, first, work, dense, ngram_p, fast_p, args.work_prior,
-                                   args.deepen_share)
+                                   args.deepen_share, args.e5_heads, args.e5_calibrate_with)
             print(f"passing on to the ensemble tier below accurate-tier confidence {below:.4f}")
     print(f"wrote model {restamp(args.out)} ({len(rows):,} rows) to {args.out}")
 

@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, required=True)
     parser.add_argument("--oof", type=Path, required=True, help="npz from finetune_encoder.py --cv K --oof")
     parser.add_argument("--fast-oof", type=Path, required=True, help="npz from tune_static.py --cv K --oof")
+    parser.add_argument("--e5-oof", type=Path,
+                        help="npz from finetune_encoder.py --base e5 --cv K --oof: the ensemble tier's e5 fine-tuned "
+                             "(without it, a work head over frozen e5 vectors is fitted per fold)")
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--escalate-share", type=float, default=DEFAULT_ESCALATE_SHARE)
     parser.add_argument("--deepen-share", type=float, default=DEFAULT_DEEPEN_SHARE)
@@ -74,12 +77,17 @@ def main() -> None:
     print("n-gram heads, out of fold", flush=True)
     ngram = ngram_out_of_fold(rows, corpus_rows(), args.cv)
     ngram_p, ngram_group = ngram["work"], np.log(np.maximum(ngram["group"], 1e-12))
-    corpus = corpus_rows(E5_CORPUS_WEIGHT)  # for the e5 work head
-    print(f"encoding {n + len(corpus):,} texts with e5", flush=True)
-    e5 = OnnxEncoder(MODELS / "e5")
-    x_e5, x_corpus = e5(texts), e5([r["text"] for r in corpus])
-    y_corpus = np.array([int(r["work"]) for r in corpus])
-    w_corpus = np.array([float(r.get("weight", 1.0)) for r in corpus])
+    if args.e5_oof:
+        e5_logit = logit(np.load(args.e5_oof)["work"])
+        if np.isnan(e5_logit).any() or len(e5_logit) != n:
+            raise SystemExit(f"{args.e5_oof} lacks some folds or rows: run its --cv to the end over these labels")
+    else:
+        corpus = corpus_rows(E5_CORPUS_WEIGHT)  # for the e5 work head
+        print(f"encoding {n + len(corpus):,} texts with e5", flush=True)
+        e5 = OnnxEncoder(MODELS / "e5")
+        x_e5, x_corpus = e5(texts), e5([r["text"] for r in corpus])
+        y_corpus = np.array([int(r["work"]) for r in corpus])
+        w_corpus = np.array([float(r.get("weight", 1.0)) for r in corpus])
 
     def group_of(*log_p: np.ndarray) -> np.ndarray:
         return np.array(GROUPS)[sum(log_p).argmax(axis=1)]
@@ -103,10 +111,14 @@ def main() -> None:
         accurate_train = sigmoid(logit(blend.proba(np.column_stack([logit(sigmoid(a * ft_logit[train_idx] + b)),
                                                                     logit(ngram_p[train_idx])]))[:, 1])
                                  + shift[test_idx][0])
-        e5_head = fit_e5_head(np.vstack([x_e5[train_idx], x_corpus]), np.concatenate([y[train_idx], y_corpus]),
-                              np.concatenate([np.ones(len(train_idx)), w_corpus]))
-        e5_p[test_idx] = e5_head.proba(x_e5[test_idx])[:, 1]
-        inner = e5_out_of_fold(x_e5[train_idx], y[train_idx], x_corpus, y_corpus, w_corpus, seed=1)
+        if args.e5_oof:  # the fine-tuned head, Platt-scaled as the shipped one is
+            a5, b5 = fit_platt(e5_logit[train_idx], y[train_idx] == 1)
+            e5_p[test_idx], inner = sigmoid(a5 * e5_logit[test_idx] + b5), sigmoid(a5 * e5_logit[train_idx] + b5)
+        else:
+            e5_head = fit_e5_head(np.vstack([x_e5[train_idx], x_corpus]), np.concatenate([y[train_idx], y_corpus]),
+                                  np.concatenate([np.ones(len(train_idx)), w_corpus]))
+            e5_p[test_idx] = e5_head.proba(x_e5[test_idx])[:, 1]
+            inner = e5_out_of_fold(x_e5[train_idx], y[train_idx], x_corpus, y_corpus, w_corpus, seed=1)
         blend3 = fit_blend(sigmoid(a * ft_logit[train_idx] + b), ngram_p[train_idx], y[train_idx], inner)
         ensemble_raw[test_idx] = blend3.proba(np.column_stack([logit(ft_p[test_idx]), logit(ngram_p[test_idx]),
                                                                logit(e5_p[test_idx])]))[:, 1]

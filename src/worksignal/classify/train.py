@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from worksignal.classify.encoders import encoder_fine_tuned, static_fine_tuned
+from worksignal.classify.encoders import MODELS, encoder_fine_tuned, static_fine_tuned
 from worksignal.classify.hashed import HashedNgrams
 from worksignal.classify.heads import LinearHead, fit_head, save_heads
 from worksignal.classify.model import (
@@ -76,7 +76,11 @@ def _minilm() -> str:
     return "all-MiniLM-L6-v2 fine-tuned on the shipped labels" if encoder_fine_tuned() else "all-MiniLM-L6-v2"
 
 
-E5 = "multilingual-e5-small, frozen (ONNX int8, pruned vocabulary)"
+def e5_description() -> str:
+    tuned = "fine-tuned on the shipped labels (top layers)" if encoder_fine_tuned(MODELS / "e5") else "frozen"
+    return f"multilingual-e5-small, {tuned} (ONNX int8, pruned vocabulary)"
+
+
 E5_C = 10.0  # the e5 work head's inverse regularisation (5-fold on the dev labels: better than 1)
 #: The corpus's weight in the e5 work head (the other heads count it at CORPUS_WEIGHT). In a
 #: scratch comparison on the dev folds, at 0.5 the head learns the corpus's enterprise framing
@@ -315,7 +319,7 @@ def train(rows: list[dict[str, Any]], out: Path | str, *, sources: list[str], se
         "sources": sources,
         "tiers": {"fast": {"encoder": f"{_static()}; work and topic group also from hashed character n-grams"},
                   "accurate": {"encoder": f"{_static()} + {_minilm()} (ONNX int8); work and topic group also from hashed character n-grams"},
-                  "ensemble": {"encoder": f"the accurate tier's + {E5}"}},
+                  "ensemble": {"encoder": f"the accurate tier's + {e5_description()}"}},
         "thresholds": thresholds,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
