@@ -77,7 +77,7 @@ class OnnxEncoder:
     `normalise` (L2, default true; a fine-tuned encoder's heads read the raw mean),
     `prefix` (prepended to every text, as E5 models expect `"query: "`) and `pad_id`.
     The accurate tier runs all-MiniLM-L6-v2 fine-tuned on the shipped labels (`encoder/`);
-    the ensemble tier adds multilingual-e5-small, frozen (`e5/`).
+    the ensemble tier adds multilingual-e5-small, its top layers fine-tuned too (`e5/`).
     """
 
     def __init__(self, path: Path = MODELS / "encoder", max_tokens: int = 128, batch_size: int = 8,

@@ -186,7 +186,7 @@ def e5_out_of_fold(x: np.ndarray, work: np.ndarray, x_extra: np.ndarray, work_ex
 
 
 def fit_e5_head(x: np.ndarray, work: np.ndarray, weights: np.ndarray) -> LinearHead:
-    """Logistic regression on frozen e5 vectors, uncalibrated: the ensemble's blend calibrates it."""
+    """Logistic regression on e5 vectors (a frozen e5's), uncalibrated: the ensemble's blend calibrates it."""
     return fit_head(x, [str(int(w)) for w in work], c=E5_C, calibrate=False, weights=weights)
 
 
