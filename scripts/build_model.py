@@ -59,13 +59,15 @@ from worksignal.classify.train import (
 )
 
 
-def platt_from_oof(oof_path: Path, work: np.ndarray) -> tuple[float, float]:
-    """Platt scaling for the fine-tuned work head, fitted on its out-of-fold probabilities
-    (finetune_encoder.py --cv K --oof F over the same labels), so it is fitted on unseen text."""
+def platt_from_oof(oof_path: Path, work: np.ndarray) -> tuple[tuple[float, float], np.ndarray]:
+    """Platt scaling for a fine-tuned work head, fitted on its out-of-fold probabilities
+    (finetune_encoder.py --cv K --oof F over the same labels), so it is fitted on unseen text;
+    with those probabilities so scaled."""
     p = np.load(oof_path)["work"]
     if len(p) != len(work) or np.isnan(p).any():
         raise SystemExit(f"{oof_path} does not hold one out-of-fold probability per labelled row")
-    return fit_platt(logit(p), work == 1)
+    a, b = fit_platt(logit(p), work == 1)
+    return (a, b), sigmoid(a * logit(p) + b)
 
 
 def resave_tier(path: Path, heads: dict[str, LinearHead], arrays: dict[str, np.ndarray]) -> None:
@@ -120,8 +122,7 @@ def build_ensemble(model_dir: Path, encoders: Encoders, first: list[dict], work:
         if e5_oof is None:
             raise SystemExit("--e5-heads needs --e5-calibrate-with (finetune_encoder.py --base e5 --cv K --oof F)")
         e5_head = load_heads(e5_heads, ["work"])[0]["work"]
-        e5_head.platt = platt_from_oof(e5_oof, work)
-        e5_p = sigmoid(e5_head.platt[0] * logit(np.load(e5_oof)["work"]) + e5_head.platt[1])
+        e5_head.platt, e5_p = platt_from_oof(e5_oof, work)
         width_e5 = e5_head.weights.shape[0]
         described = "a work head fine-tuned with e5"
     else:
@@ -219,8 +220,7 @@ def main() -> None:
     if args.encoder_heads:
         platt = blend = None
         if args.calibrate_with:
-            platt = platt_from_oof(args.calibrate_with, work)
-            dense = sigmoid(platt[0] * logit(np.load(args.calibrate_with)["work"]) + platt[1])
+            platt, dense = platt_from_oof(args.calibrate_with, work)
             blend = fit_blend(dense, ngram_p, work)
         adopt_encoder_heads(args.out, args.encoder_heads, platt, blend)
         if args.fast_oof and args.calibrate_with:

@@ -146,11 +146,12 @@ class Stack:
                     ids, mask = base.tokenise([texts[j] for j in idx], max_tokens)
                     hidden = self.lower(ids, mask)
                     for r, j in enumerate(idx):
-                        self.cached[j] = (hidden[r, : int(mask[r].sum())].clone(), )
+                        self.cached[j] = hidden[r, : int(mask[r].sum())].clone()
             print(f"cached the {freeze} frozen layers' output for {len(texts):,} texts in {time.time() - start:.0f}s",
                   flush=True)
 
     def lower(self, ids, mask):  # type: ignore[no-untyped-def]
+        """Hidden states after the embeddings and the frozen layers."""
         import torch
 
         bert = self.base.bert
@@ -168,7 +169,7 @@ class Stack:
             ids, mask = self.base.tokenise([self.texts[j] for j in idx], self.max_tokens)
             hidden = self.base.bert(input_ids=ids, attention_mask=mask).last_hidden_state
         else:
-            states = [self.cached[j][0] for j in idx]
+            states = [self.cached[j] for j in idx]
             width = max(len(s) for s in states)
             hidden = torch.zeros((len(states), width, states[0].shape[1]))
             mask = torch.zeros((len(states), width), dtype=torch.long)
