@@ -50,7 +50,7 @@ def load(paths: list[Path]) -> list[dict]:
 class Base:
     """The encoder being tuned: its tokeniser, its BertModel and the pooling it is served with."""
 
-    def __init__(self, name: str, bin_path: Path | None = None) -> None:
+    def __init__(self, name: str, bin_path: Path | None = None, max_tokens: int = 128) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         self.name = name
@@ -79,18 +79,15 @@ class Base:
             self.folder = E5_DIR
         else:
             raise SystemExit(f"unknown --base {name!r}: minilm or e5")
-        self.inputs: EncoderInputs | None = None
-        self.inputs_max_tokens = 0
+        self.inputs = EncoderInputs(self.folder, max_tokens)
         # Frozen layers without dropout give the same output every epoch: compute them once.
         self.deterministic = all(getattr(self.bert.config, k, 0.0) == 0.0
                                  for k in ("hidden_dropout_prob", "attention_probs_dropout_prob"))
 
-    def tokenise(self, texts: list[str], max_tokens: int):  # type: ignore[no-untyped-def]
+    def tokenise(self, texts: list[str]):  # type: ignore[no-untyped-def]
         """Padded input ids and attention mask, built by the run-time encoder's own recipe."""
         import torch
 
-        if self.inputs is None or self.inputs_max_tokens != max_tokens:
-            self.inputs, self.inputs_max_tokens = EncoderInputs(self.folder, max_tokens), max_tokens
         ids, mask = self.inputs(texts)
         return torch.from_numpy(ids), torch.from_numpy(mask)
 
@@ -127,10 +124,10 @@ def additive_mask(mask):  # type: ignore[no-untyped-def]
 class Stack:
     """The encoder as lower (frozen) and upper (tuned) layers, the lower ones cached when exact."""
 
-    def __init__(self, base: Base, texts: list[str], max_tokens: int, freeze: int) -> None:
+    def __init__(self, base: Base, texts: list[str], freeze: int) -> None:
         import torch
 
-        self.base, self.texts, self.max_tokens, self.freeze = base, texts, max_tokens, freeze
+        self.base, self.texts, self.freeze = base, texts, freeze
         self.cached: list | None = None
         if freeze and base.deterministic:
             self.cached = [None] * len(texts)
@@ -139,7 +136,7 @@ class Stack:
             with torch.no_grad():
                 for i in range(0, len(texts), 64):
                     idx = order[i : i + 64]
-                    ids, mask = base.tokenise([texts[j] for j in idx], max_tokens)
+                    ids, mask = base.tokenise([texts[j] for j in idx])
                     hidden = self.lower(ids, mask)
                     for r, j in enumerate(idx):
                         self.cached[j] = hidden[r, : int(mask[r].sum())].clone()
@@ -162,7 +159,7 @@ class Stack:
         import torch
 
         if self.cached is None:
-            ids, mask = self.base.tokenise([self.texts[j] for j in idx], self.max_tokens)
+            ids, mask = self.base.tokenise([self.texts[j] for j in idx])
             hidden = self.base.bert(input_ids=ids, attention_mask=mask).last_hidden_state
         else:
             states = [self.cached[j] for j in idx]
@@ -283,9 +280,9 @@ def main() -> None:
     c_work = np.array([int(r["work"]) for r in corpus], dtype=int)
     c_groups = np.array([TOPIC_GROUPS[r["topic"]] for r in corpus])
     print(f"{len(texts)} labelled, {len(corpus)} corpus")
-    base = Base(args.base, args.bin)
+    base = Base(args.base, args.bin, args.max_tokens)
     initial = {k: v.clone() for k, v in base.bert.state_dict().items()}
-    stack = Stack(base, texts + c_texts, args.max_tokens, args.freeze)
+    stack = Stack(base, texts + c_texts, args.freeze)
     all_work, all_groups = np.concatenate([work, c_work]), np.concatenate([groups, c_groups])
     corpus_idx = len(texts) + np.arange(len(c_texts))
 

@@ -327,16 +327,16 @@ def test_cached_frozen_layers_give_the_full_encoders_vectors():
     import numpy as np
     from scripts.finetune_encoder import Base, Stack
 
-    base = Base("minilm")
+    base = Base("minilm", max_tokens=64)
     base.bert.eval()  # no dropout, so the lower layers' output is fixed and may be cached
     base.deterministic = True
     texts = ["Fix this Terraform plan error in module.vpc", "hi", "what should I cook tonight?",
              "Составь план встречи с командой по релизу " * 20]
-    stack = Stack(base, texts, max_tokens=64, freeze=2)
+    stack = Stack(base, texts, freeze=2)
     assert stack.cached is not None
     with torch.no_grad():
         cached = stack.pooled(np.array([3, 0, 1])).numpy()
-        ids, mask = base.tokenise([texts[i] for i in (3, 0, 1)], 64)
+        ids, mask = base.tokenise([texts[i] for i in (3, 0, 1)])
         hidden = base.bert(input_ids=ids, attention_mask=mask).last_hidden_state
         m = mask.unsqueeze(-1).float()
         full = ((hidden * m).sum(1) / m.sum(1)).numpy()
