@@ -109,7 +109,7 @@ class Base:
             if (E5_DIR / name).exists():
                 shutil.copy(E5_DIR / name, folder / name)
         # The tuned heads read the raw mean-pooled vector, as the accurate tier's do.
-        pooling = json.loads((E5_DIR / "pooling.json").read_text()) | {"normalise": False, "fine_tuned": True}
+        pooling = read_pooling(E5_DIR) | {"normalise": False, "fine_tuned": True}
         pooling["source"] = pooling["source"].split(", fine-tuned")[0] + ", fine-tuned on the shipped labels (top layers)"
         (folder / "pooling.json").write_text(json.dumps(pooling, indent=2) + "\n")
 

@@ -118,7 +118,7 @@ class OnnxEncoder:
             raise FileNotFoundError(f"{path} should hold exactly one .onnx encoder, found {len(onnx_files)}")
         self.name = path.name
         self.normalise = bool(read_pooling(path).get("normalise", True))
-        self.encode = EncoderInputs(path, max_tokens)
+        self.tokenise = EncoderInputs(path, max_tokens)
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -134,7 +134,7 @@ class OnnxEncoder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             index = order[start : start + self.batch_size]
-            ids, mask = self.encode([texts[i] for i in index])
+            ids, mask = self.tokenise([texts[i] for i in index])
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.input_names})[0]
             summed = (hidden * mask[:, :, None]).sum(axis=1)
