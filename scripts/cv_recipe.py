@@ -58,6 +58,8 @@ def main() -> None:
                         help="npz from finetune_encoder.py --base e5 --cv K --oof: the ensemble tier's e5 fine-tuned "
                              "(without it, a work head over frozen e5 vectors is fitted per fold)")
     parser.add_argument("--cv", type=int, default=5)
+    parser.add_argument("--arrays", type=Path,
+                        help="also write the per-text out-of-fold probabilities and routes (.npz), for routing studies")
     parser.add_argument("--escalate-share", type=float, default=DEFAULT_ESCALATE_SHARE)
     parser.add_argument("--deepen-share", type=float, default=DEFAULT_DEEPEN_SHARE)
     parser.add_argument("--work-prior", type=float, default=DEFAULT_WORK_PRIOR)
@@ -137,6 +139,9 @@ def main() -> None:
     e5_served = sigmoid(logit(e5_p) + shift)  # uncalibrated head: its calibration error means little
     ft_p, static_p, ngram_served = (sigmoid(logit(p) + shift) for p in (ft_p, static_p, ngram_p))
     fast_conf = np.abs(fast_p - 0.5) * 2
+    if args.arrays:
+        np.savez(args.arrays, y=y, fast_p=fast_p, accurate_p=accurate_p, ensemble_p=ensemble_p, e5_p=e5_served,
+                 ft_p=ft_p, static_p=static_p, ngram_p=ngram_served, escalate=escalate, deepen=deepen)
 
     def score(p: np.ndarray, group: np.ndarray | None) -> dict[str, object]:
         predicted = (p >= 0.5).astype(int)
