@@ -289,6 +289,8 @@ def main() -> None:
     print(f"{len(texts)} labelled, {len(corpus)} corpus")
     base = Base(args.base, args.bin, args.max_tokens, args.layers)
     initial = {k: v.clone() for k, v in base.bert.state_dict().items()}
+    if args.freeze >= len(base.bert.encoder.layer):
+        raise SystemExit(f"--freeze {args.freeze} leaves no layer of {len(base.bert.encoder.layer)} to tune")
     stack = Stack(base, texts + c_texts, args.freeze)
     all_work, all_groups = np.concatenate([work, c_work]), np.concatenate([groups, c_groups])
     corpus_idx = len(texts) + np.arange(len(c_texts))

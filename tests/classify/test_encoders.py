@@ -34,3 +34,24 @@ def test_e5_places_a_translation_nearer_than_another_topic():
     assert english @ german > english @ other + 0.05
     assert english @ japanese > english @ other + 0.05
     assert encoder([]).shape == (0, encoder.dim)
+
+
+def test_encoder_inputs_prefix_truncate_clip_and_pad_as_the_folder_says():
+    """Serving and fine-tuning share EncoderInputs: e5's "query: " prefix comes first, long
+    texts stop at max_tokens (ending in the closing token), reading stops at max_chars, and
+    padding uses the folder's pad id under a zero mask."""
+    from tokenizers import Tokenizer
+
+    from worksignal.classify.encoders import MODELS, EncoderInputs
+
+    inputs = EncoderInputs(MODELS / "e5", max_tokens=16)
+    tokenizer = Tokenizer.from_file(str(MODELS / "e5" / "tokenizer.json"))
+    ids, mask = inputs(["hi", "review this pull request " * 50])
+    assert ids.shape == mask.shape == (2, 16) and ids.dtype == mask.dtype == np.int64
+    assert ids[0].tolist()[: int(mask[0].sum())] == tokenizer.encode("query: hi").ids
+    assert (ids[0][mask[0] == 0] == 1).all() and mask[0].sum() < 16  # pad_id 1 in e5's pooling.json
+    assert mask[1].all() and ids[1][-1] == tokenizer.encode("x").ids[-1]  # truncated, closing token kept
+    unbounded = EncoderInputs(MODELS / "e5", max_tokens=100_000)  # so only the character clip can cut
+    long = ("ab " * inputs.max_chars)[: inputs.max_chars]
+    assert np.array_equal(unbounded([long + "tail words"])[0], unbounded([long])[0])
+    assert unbounded([long[:100] + "tail words"])[0].shape[1] > unbounded([long[:100]])[0].shape[1]
